@@ -1,0 +1,110 @@
+"""The `mt-assets` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+from mt_assets.db import DatabaseError, urls
+from mt_assets.db.connection import database_url, ready_database_url
+from mt_assets.db.migrate import migrate
+from mt_assets.db.server import EmbeddedServer
+from mt_assets.settings import Settings
+
+
+def _embedded(settings: Settings, action: str) -> EmbeddedServer:
+    if not settings.embedded:
+        raise DatabaseError(
+            f"MT_DATABASE_URL is set, so there is no embedded server to {action}; "
+            f"mt-assets uses {urls.redact(settings.database_url or '')}"
+        )
+    return EmbeddedServer(settings.postgres_dir)
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "url":
+        print(urls.libpq(database_url(settings, start=False)))
+        return 0
+    if args.action == "migrate":
+        applied = migrate(database_url(settings))
+        print(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.path.name}" for m in applied))
+        return 0
+    server = _embedded(settings, args.action)
+    if args.action == "start":
+        was_running = server.status().running
+        url = ready_database_url(settings)
+        state = "already running" if was_running else "started"
+        print(f"embedded PostgreSQL {state}: {url}", file=sys.stderr)
+    elif args.action == "stop":
+        stopped = server.stop()
+        print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running", file=sys.stderr)
+    elif args.action == "status":
+        status = server.status()
+        if status.running:
+            print(f"running (pid {status.pid}) data {status.data_dir} url {status.url}")
+        else:
+            print(f"stopped; data {status.data_dir}")
+            return 3
+    return 0
+
+
+def cmd_env(args: argparse.Namespace, settings: Settings) -> int:
+    from mt_assets.dagster_home import environment, export_lines
+
+    print(export_lines(environment(settings, ready_database_url(settings))))
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    from mt_assets.dagster_home import environment
+
+    started_here = settings.embedded and not EmbeddedServer(settings.postgres_dir).status().running
+    env = {**os.environ, **environment(settings, ready_database_url(settings))}
+    cmd = ["dagster", "dev", "-m", "mt_assets.definitions", "--host", args.host, "--port", str(args.port)]
+    print(f"starting Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    # Own process group: Ctrl-C is forwarded once as SIGINT, which `dagster dev` handles cleanly.
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+    finally:
+        if started_here:
+            EmbeddedServer(settings.postgres_dir).stop()
+            print("embedded PostgreSQL stopped", file=sys.stderr)
+    return 0 if proc.returncode in (0, -signal.SIGINT) else proc.returncode
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mt-assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the project's PostgreSQL server")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    db.set_defaults(func=cmd_db)
+
+    env = sub.add_parser("env", help='print export lines: eval "$(mt-assets env)"')
+    env.set_defaults(func=cmd_env)
+
+    dev = sub.add_parser("dev", help="start the database and the Dagster UI")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, Settings.from_env())
+    except DatabaseError as err:
+        print(f"mt-assets: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+import os
+
+import dagster as dg
+
+from mt_assets.resources import DatabaseResource
+
+
+def _database() -> DatabaseResource:
+    if os.environ.get("MT_DATABASE_URL"):
+        return DatabaseResource(url=dg.EnvVar("MT_DATABASE_URL"))
+    return DatabaseResource()
+
+
+defs = dg.Definitions(
+    resources={"database": _database()},
+)
