@@ -12,5 +12,9 @@ def _database() -> DatabaseResource:
 
 
 defs = dg.Definitions(
+    assets=[],
+    asset_checks=[],
+    sensors=[],
+    schedules=[],
     resources={"database": _database()},
 )
