@@ -1,0 +1,40 @@
+"""What evaluation reads: one translated segment with its reference and provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mt_assets.evaluation.errors import EvaluationError
+
+
+@dataclass(frozen=True)
+class TranslationRow:
+    translation_id: int
+    dataset_id: int  # the source segment; pairs the outputs of different methods
+    method: str  # translation_method.name (unique)
+    language: str  # source language, ISO 639-1
+    edition: str  # dataset_editions.name
+    hypothesis: str
+    reference: str
+
+
+def check_rows(rows: Sequence[TranslationRow]) -> None:
+    """One output per translation row and per (method, segment), or the scores double-count."""
+    seen_ids: set[int] = set()
+    seen_segments: set[tuple[str, int]] = set()
+    for row in rows:
+        if row.translation_id in seen_ids:
+            raise EvaluationError(f"translation {row.translation_id} appears twice")
+        seen_ids.add(row.translation_id)
+        key = (row.method, row.dataset_id)
+        if key in seen_segments:
+            raise EvaluationError(
+                f"method {row.method!r} has two translations of dataset row {row.dataset_id} "
+                f"(the second is translation {row.translation_id})"
+            )
+        seen_segments.add(key)
+        if not row.reference.strip():
+            raise EvaluationError(
+                f"dataset row {row.dataset_id} (translation {row.translation_id}) has an empty reference"
+            )
