@@ -1,0 +1,133 @@
+"""Paired bootstrap resampling of a system against a baseline, with sacrebleu's own test
+(`sacrebleu.significance.PairedTest`, test_type "bs": Koehn 2004, as Moses'
+bootstrap-hypothesis-difference-significance.pl)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sacrebleu.significance import PairedTest
+
+from mt_assets.evaluation.errors import EvaluationError
+from mt_assets.evaluation.metrics import Metric, check_corpus, scorer
+
+DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 12345
+
+_SEED_VARIABLE = "SACREBLEU_SEED"
+_SEED_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Significance:
+    metric: Metric
+    baseline_score: float
+    system_score: float
+    p_value: float  # two-sided: probability of a difference this large by chance
+    system_mean: float  # mean of the system's bootstrap resamples
+    system_ci: float  # half-width of their 95% interval
+    signature: str  # the metric's signature plus bs:N and seed:S
+    segments: int
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        return self.p_value < alpha
+
+    def worse_than_baseline(self, alpha: float = 0.05) -> bool:
+        if self.metric.higher_is_better:
+            worse = self.system_score < self.baseline_score
+        else:
+            worse = self.system_score > self.baseline_score
+        return worse and self.significant(alpha)
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    # PairedTest takes its seed only from this variable (read in __init__ and again for the
+    # baseline's confidence interval), and the signature it returns reports that value.
+    with _SEED_LOCK:
+        previous = os.environ.get(_SEED_VARIABLE)
+        os.environ[_SEED_VARIABLE] = str(seed)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(_SEED_VARIABLE, None)
+            else:
+                os.environ[_SEED_VARIABLE] = previous
+
+
+def paired_significances(
+    baseline_hyps: Sequence[str],
+    system_hyps: Sequence[str],
+    references: Sequence[str],
+    metrics: Sequence[Metric] = tuple(Metric),
+    n: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict[Metric, Significance]:
+    """Segment i of both systems translates the same source and has references[i]."""
+    if n < 1:
+        raise EvaluationError(f"the bootstrap needs at least one resample, got n={n}")
+    if seed < 1:
+        # sacrebleu treats a seed of 0 as "unseeded", which would make p-values unreproducible.
+        raise EvaluationError(f"seed must be a positive integer, got {seed}")
+    if not metrics:
+        raise EvaluationError("no metrics to test")
+    try:
+        check_corpus(baseline_hyps, references)
+    except EvaluationError as err:
+        raise EvaluationError(f"baseline: {err}") from None
+    try:
+        check_corpus(system_hyps, references)
+    except EvaluationError as err:
+        raise EvaluationError(f"system: {err}") from None
+
+    scorers = {metric: scorer(metric) for metric in metrics}
+    metric_of = {id(obj): metric for metric, obj in scorers.items()}
+    systems = [("baseline", list(baseline_hyps)), ("system", list(system_hyps))]
+    with _seeded(seed):
+        test = PairedTest(
+            systems,
+            {metric.value: obj for metric, obj in scorers.items()},
+            [list(references)],
+            test_type="bs",
+            n_samples=n,
+            n_jobs=1,
+        )
+        signatures, results = test()
+
+    found: dict[Metric, Significance] = {}
+    for name, obj in test.metrics.items():
+        metric = metric_of[id(obj)]
+        baseline, system = results[name]
+        p_value = system.p_value
+        if system.score == baseline.score:
+            # No observed difference cannot be significant. sacrebleu's estimator counts
+            # resampled differences strictly above the observed one, so identical systems
+            # would otherwise get its smallest p-value, 1/(n+1).
+            p_value = 1.0
+        found[metric] = Significance(
+            metric=metric,
+            baseline_score=float(baseline.score),
+            system_score=float(system.score),
+            p_value=float(p_value),
+            system_mean=float(system.mean),
+            system_ci=float(system.ci),
+            signature=str(signatures[name]),
+            segments=len(references),
+        )
+    return {metric: found[metric] for metric in metrics}
+
+
+def paired_significance(
+    baseline_hyps: Sequence[str],
+    system_hyps: Sequence[str],
+    references: Sequence[str],
+    metric: Metric,
+    n: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Significance:
+    return paired_significances(baseline_hyps, system_hyps, references, (metric,), n, seed)[metric]
