@@ -1,0 +1,84 @@
+"""Which checkpoint to resume from, and refusing output directories that are not ours.
+
+`output_dir/job.json` marks the directory as belonging to one job. A `checkpoint-N`
+directory without `trainer_state.json` is a save that was interrupted (the Trainer writes
+that file last) and is skipped; one that has it but does not read back is corrupt and
+refused: training from scratch over it would silently throw work away.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from mt_assets.training.spec import TrainingJob
+
+MARKER = "job.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+_WEIGHTS = (
+    "adapter_model.safetensors",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+)
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
+    if not output_dir.is_dir():
+        return []
+    found = []
+    for child in output_dir.iterdir():
+        match = _CHECKPOINT.match(child.name)
+        if match and child.is_dir():
+            found.append((int(match.group(1)), child))
+    return sorted(found)
+
+
+def claim(output_dir: Path, job: TrainingJob) -> None:
+    """Mark output_dir as this job's, refusing one that holds another job's checkpoints."""
+    marker = output_dir / MARKER
+    existing = checkpoints(output_dir)
+    if marker.is_file():
+        try:
+            owner = json.loads(marker.read_text()).get("job_id")
+        except (json.JSONDecodeError, AttributeError):
+            owner = None
+        if owner != job.job_id:
+            raise CheckpointError(
+                f"{output_dir} belongs to job {owner!r}, not {job.job_id!r}; use another output_dir or remove it"
+            )
+    elif existing:
+        raise CheckpointError(
+            f"{output_dir} holds checkpoints ({existing[-1][1].name}) not written by job {job.job_id!r}; "
+            "refusing to train over them: use another output_dir or remove them"
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    job.write(marker)
+
+
+def resume_point(output_dir: Path) -> Path | None:
+    """The newest complete checkpoint, validated; None if there is none."""
+    for step, path in reversed(checkpoints(output_dir)):
+        state_file = path / "trainer_state.json"
+        if not state_file.is_file():
+            continue
+        try:
+            state = json.loads(state_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt: trainer_state.json does not parse ({exc})"
+            ) from None
+        if not isinstance(state, dict) or state.get("global_step") != step:
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt: trainer_state.json global_step is "
+                f"{state.get('global_step') if isinstance(state, dict) else None!r}, expected {step}"
+            )
+        if not any((path / name).is_file() for name in _WEIGHTS):
+            raise CheckpointError(f"checkpoint {path} is corrupt: it has no model or adapter weights")
+        return path
+    return None

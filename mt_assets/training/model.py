@@ -1,0 +1,96 @@
+"""Load a resolved model directory for training: task, dtype, methodology (lora/qlora/full)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+Task = Literal["seq2seq", "causal"]
+
+# PEFT has no default LoRA targets for these architectures; its own table covers the rest.
+DEFAULT_LORA_TARGETS: dict[str, list[str]] = {
+    "m2m_100": ["q_proj", "k_proj", "v_proj", "out_proj"],
+    "marian": ["q_proj", "k_proj", "v_proj", "out_proj"],
+    "nllb_moe": ["q_proj", "k_proj", "v_proj", "out_proj"],
+}
+
+
+class ModelError(ValueError):
+    pass
+
+
+def require_cuda_for_qlora(methodology: str) -> None:
+    if methodology == "qlora" and not torch.cuda.is_available():
+        raise ModelError(
+            "tuning_methodology 'qlora' needs a CUDA GPU (bitsandbytes 4-bit) and none is available here; "
+            "use 'lora' or 'full' on CPU, or run on a GPU host"
+        )
+
+
+def detect_task(model_dir: Path, task: str) -> Task:
+    if task != "auto":
+        return task  # type: ignore[return-value]
+    return "seq2seq" if AutoConfig.from_pretrained(model_dir).is_encoder_decoder else "causal"
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token  # padding positions carry no loss, so any id does
+    return tok
+
+
+def _dtype() -> torch.dtype:
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32  # CPU: fp32 keeps LoRA updates from vanishing in bf16 rounding
+
+
+def load_model(model_dir: Path, task: Task, methodology: str, lora_config: dict[str, Any]) -> Any:
+    require_cuda_for_qlora(methodology)
+    cls = AutoModelForSeq2SeqLM if task == "seq2seq" else AutoModelForCausalLM
+    kwargs: dict[str, Any] = {"dtype": _dtype()}
+    if methodology == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=kwargs["dtype"],
+        )
+        kwargs["device_map"] = {"": 0}
+    model = cls.from_pretrained(model_dir, **kwargs)
+    if methodology == "full":
+        return model
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    if methodology == "qlora":
+        model = prepare_model_for_kbit_training(model)
+    config = dict(lora_config)
+    if not config.get("target_modules"):
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_DEFAULTS
+
+        model_type = model.config.model_type
+        if model_type in DEFAULT_LORA_TARGETS:
+            config["target_modules"] = DEFAULT_LORA_TARGETS[model_type]
+        elif model_type not in PEFT_DEFAULTS:
+            raise ModelError(
+                f"PEFT has no default LoRA target modules for model type {model_type!r}; "
+                "set llm_tuning_configs.lora_config.target_modules"
+            )
+    task_type = TaskType.SEQ_2_SEQ_LM if task == "seq2seq" else TaskType.CAUSAL_LM
+    try:
+        peft_config = LoraConfig(task_type=task_type, **config)
+    except TypeError as exc:
+        raise ModelError(f"llm_tuning_configs.lora_config: {exc}") from None
+    return get_peft_model(model, peft_config)
+
+
+def parameter_counts(model: Any) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total

@@ -1,0 +1,274 @@
+"""One training job, start to finish: resolve the model, encode the rows, train with
+dynamic padding and length-grouped batches, checkpoint and resume, save the artefact and
+`result.json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
+
+from mt_assets.training import checkpoints, data, sources
+from mt_assets.training import model as modeling
+from mt_assets.training.artefacts import directory_sha256
+from mt_assets.training.events import EventCallback, Reporter, TokenCounter
+from mt_assets.training.spec import TrainingJob
+
+FINAL_DIR = "final"
+RESULT_FILE = "result.json"
+TRAINING_INFO = "mt_training.json"
+# Keys of training_args that are ours, not TrainingArguments'.
+_OWN_ARGS = {"max_length": 256}
+_DEFAULT_ARGS: dict[str, Any] = {
+    "logging_steps": 10,
+    "save_steps": 50,
+    "save_total_limit": 2,
+    "train_sampling_strategy": "group_by_length",
+    "disable_tqdm": True,
+}
+_LIBRARIES = ("torch", "transformers", "peft", "accelerate", "tokenizers", "mt-assets")
+
+
+class TrainingError(RuntimeError):
+    pass
+
+
+@dataclass
+class Prepared:
+    job: TrainingJob
+    model_dir: Path
+    task: modeling.Task
+    tokenizer: Any
+    model: Any
+    train: list[data.Example]
+    validation: list[data.Example] | None
+    forced_bos_token_id: int | None
+    max_length: int
+
+
+def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
+    """Everything before the first step; the bench shares it so both runs see the same data."""
+    modeling.require_cuda_for_qlora(job.methodology)
+    own = {key: job.training_args.get(key, default) for key, default in _OWN_ARGS.items()}
+    model_dir = sources.resolve(job.model_source, job.models_cache_dir)
+    task = modeling.detect_task(model_dir, job.task)
+    if task == "causal" and not job.prompt_template:
+        raise TrainingError(
+            "a decoder LLM needs training_prompt_template (the prompt the translation follows)"
+        )
+    tokenizer = modeling.load_tokenizer(model_dir)
+    train_rows = data.read_rows(job.train_file)
+    validation_rows = data.read_rows(job.validation_file) if job.validation_file else None
+
+    def skipped(row: dict[str, Any], reason: str) -> None:
+        reporter.emit({"event": "skipped", "dataset_id": row.get("dataset_id"), "reason": reason})
+
+    def encode(rows: list[dict[str, Any]]) -> list[data.Example]:
+        if task == "seq2seq":
+            return data.encode_seq2seq(
+                rows, tokenizer, job.source_language_code, job.target_language_code, own["max_length"]
+            )
+        return data.encode_causal(rows, tokenizer, job.prompt_template or "", own["max_length"], skipped)
+
+    train = encode(train_rows)
+    validation = encode(validation_rows) if validation_rows else None
+    model = modeling.load_model(model_dir, task, job.methodology, job.lora_config)
+    forced_bos = None
+    if task == "seq2seq" and data.has_language_codes(tokenizer):
+        targets = {
+            data.model_codes(r, job.source_language_code, job.target_language_code)[1] for r in train_rows
+        }
+        if len(targets) == 1:
+            forced_bos = data.language_code(tokenizer, targets.pop())
+            # generate() must start every translation with the target language's code
+            model.generation_config.forced_bos_token_id = forced_bos
+    return Prepared(job, model_dir, task, tokenizer, model, train, validation, forced_bos, own["max_length"])
+
+
+def training_arguments(job: TrainingJob, has_validation: bool, **overrides: Any) -> TrainingArguments:
+    args = {
+        **_DEFAULT_ARGS,
+        **{k: v for k, v in job.training_args.items() if k not in _OWN_ARGS},
+        **overrides,
+    }
+    if has_validation:
+        args.setdefault("eval_strategy", "steps")
+        args.setdefault("eval_steps", args["save_steps"])
+    args.update(
+        output_dir=str(job.output_dir),
+        report_to=[],  # events go through our callback, never to a third-party tracker
+        use_cpu=not torch.cuda.is_available(),
+        label_names=["labels"],  # PEFT wrappers hide the signature Trainer infers it from
+    )
+    try:
+        return TrainingArguments(**args)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"llm_tuning_configs.training_args: {exc}") from None
+
+
+class CountingTrainer(Trainer):
+    """Counts real tokens (not padding) so tokens/s measures useful work."""
+
+    def __init__(self, *args: Any, tokens: TokenCounter, seq2seq: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tokens = tokens
+        self._seq2seq = seq2seq
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        n = int(inputs["attention_mask"].sum())
+        if self._seq2seq:
+            n += int((inputs["labels"] != data.IGNORE_INDEX).sum())
+        self._tokens.total += n
+        return super().training_step(model, inputs, num_items_in_batch)
+
+
+def collator(prepared: Prepared, **kwargs: Any) -> DataCollatorForSeq2Seq:
+    # Pads input_ids with the pad token and labels with IGNORE_INDEX, per batch.
+    return DataCollatorForSeq2Seq(
+        prepared.tokenizer,
+        model=prepared.model if prepared.task == "seq2seq" else None,
+        label_pad_token_id=data.IGNORE_INDEX,
+        **kwargs,
+    )
+
+
+def build_trainer(prepared: Prepared, reporter: Reporter, tokens: TokenCounter) -> CountingTrainer:
+    args = training_arguments(prepared.job, prepared.validation is not None)
+    trainer = CountingTrainer(
+        model=prepared.model,
+        args=args,
+        train_dataset=prepared.train,
+        eval_dataset=prepared.validation,
+        data_collator=collator(prepared),
+        processing_class=prepared.tokenizer,
+        callbacks=[EventCallback(reporter, tokens)],
+        tokens=tokens,
+        seq2seq=prepared.task == "seq2seq",
+    )
+    trainer.remove_callback(PrinterCallback)  # stdout carries only JSON events
+    return trainer
+
+
+def final_eval(trainer: Trainer) -> dict[str, Any]:
+    """Validation metrics at the last step, evaluating only if the schedule did not just do it."""
+    step = trainer.state.global_step
+    for entry in reversed(trainer.state.log_history):
+        if "eval_loss" in entry and entry.get("step") == step:
+            return {k: v for k, v in entry.items() if k.startswith("eval_")}
+    return trainer.evaluate()
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
+    started = time.perf_counter()
+    modeling.require_cuda_for_qlora(job.methodology)
+    checkpoints.claim(job.output_dir, job)
+    resume_from = checkpoints.resume_point(job.output_dir) if job.resume == "auto" else None
+    prepared = prepare(job, reporter)
+    trainable, total = modeling.parameter_counts(prepared.model)
+    tokens = TokenCounter()
+    trainer = build_trainer(prepared, reporter, tokens)
+    reporter.emit(
+        {
+            "event": "start",
+            "job_id": job.job_id,
+            "task": prepared.task,
+            "methodology": job.methodology,
+            "train_examples": len(prepared.train),
+            "validation_examples": len(prepared.validation or []),
+            "trainable_params": trainable,
+            "total_params": total,
+            "resume_from": str(resume_from) if resume_from else None,
+        }
+    )
+    try:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        eval_metrics = final_eval(trainer) if prepared.validation else {}
+    except Exception as exc:
+        if _is_oom(exc):
+            raise TrainingError(
+                "out of memory during training; lower per_device_train_batch_size "
+                f"(currently {trainer.args.per_device_train_batch_size}) or max_length "
+                f"(currently {prepared.max_length})"
+            ) from exc
+        raise
+    final = save_final(prepared, job.output_dir / FINAL_DIR)
+    runtime = output.metrics.get("train_runtime") or 0.0
+    files, artefact_sha = directory_sha256(final)
+    result = {
+        "job_id": job.job_id,
+        "task": prepared.task,
+        "methodology": job.methodology,
+        "model_source": job.model_source,
+        "base_model_dir": str(prepared.model_dir),
+        "artefact_dir": str(final),
+        "artefact_sha256": artefact_sha,
+        "files": files,
+        "trainable_params": trainable,
+        "total_params": total,
+        "global_step": trainer.state.global_step,
+        "resumed_from": str(resume_from) if resume_from else None,
+        "metrics": {
+            **{k: v for k, v in output.metrics.items() if isinstance(v, int | float)},
+            **{k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
+            "train_tokens": tokens.total,
+            "tokens_per_second": tokens.total / runtime if runtime else None,
+        },
+        "library_versions": library_versions(),
+        "duration_seconds": time.perf_counter() - started,
+    }
+    tmp = job.output_dir / (RESULT_FILE + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, job.output_dir / RESULT_FILE)
+    return result
+
+
+def save_final(prepared: Prepared, final: Path) -> Path:
+    """The adapter (or full model) with its tokenizer and generation config, written to a
+    temporary sibling and swapped in, so `final/` is always whole."""
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    prepared.model.save_pretrained(tmp)
+    prepared.tokenizer.save_pretrained(tmp)
+    prepared.model.generation_config.save_pretrained(tmp)
+    job = prepared.job
+    info = {
+        "job_id": job.job_id,
+        "model_source": job.model_source,
+        "base_model_dir": str(prepared.model_dir),
+        "task": prepared.task,
+        "methodology": job.methodology,
+        "prompt_template": job.prompt_template,
+        "source_language_code": job.source_language_code,
+        "target_language_code": job.target_language_code,
+        "forced_bos_token_id": prepared.forced_bos_token_id,
+    }
+    (tmp / TRAINING_INFO).write_text(json.dumps(info, indent=2))
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

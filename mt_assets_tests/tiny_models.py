@@ -1,0 +1,143 @@
+"""Tiny models for tests, built from configs with a tokenizer trained here: no hub, seconds on CPU.
+
+The NLLB-style tokenizer is a real `NllbTokenizer` (the class the hub's NLLB models load as)
+over a locally trained BPE, so the seq2seq path meets the same `src_lang`/`tgt_lang`
+handling as with facebook/nllb-200.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    M2M100Config,
+    M2M100ForConditionalGeneration,
+    NllbTokenizer,
+    PreTrainedTokenizerFast,
+)
+
+LANGUAGE_CODES = ["arb_Arab", "pes_Arab", "eng_Latn"]
+_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+
+_EN = ["the", "light", "book", "mercy", "god", "earth", "heaven", "people", "word", "day", "night", "path"]
+_AR = ["النور", "الكتاب", "الرحمة", "الله", "الأرض", "السماء", "الناس", "الكلمة", "اليوم", "الليل", "الصراط"]
+_FA = ["نور", "کتاب", "رحمت", "خدا", "زمین", "آسمان", "مردم", "کلمه", "روز", "شب", "راه"]
+
+
+def sentences(n: int = 300, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        words = (_EN, _AR, _FA)[i % 3]
+        out.append(" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))))
+    return out
+
+
+def rows(n: int, source_language: str = "ar", seed: int = 3) -> list[dict]:
+    """Rows shaped like the asset's exported JSONL; lengths vary so padding matters."""
+    rng = random.Random(seed)
+    words = _AR if source_language == "ar" else _FA
+    out = []
+    for i in range(n):
+        k = rng.randint(2, 10)
+        src = [rng.choice(words) for _ in range(k)]
+        out.append(
+            {
+                "tuning_dataset_distribution_id": i + 1,
+                "dataset_id": i + 1,
+                "source_text": " ".join(src),
+                "official_translate": " ".join(_EN[_AR.index(w) if w in _AR else _FA.index(w)] for w in src),
+                "source_language": source_language,
+                "target_language": "en",
+                "source_reference": f"1:{i + 1}",
+                "source_paragraph": i + 1,
+                "edition": "tiny-ar-en",
+            }
+        )
+    return out
+
+
+def write_jsonl(path: Path, items: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items))
+    return path
+
+
+def _train_bpe(extra_specials: list[str]) -> Tokenizer:
+    tok = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=_SPECIALS + extra_specials, show_progress=False
+    )
+    tok.train_from_iterator(sentences(), trainer=trainer)
+    return tok
+
+
+def nllb_tokenizer() -> NllbTokenizer:
+    bpe = json.loads(_train_bpe(LANGUAGE_CODES).to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in bpe["merges"]]
+    return NllbTokenizer(
+        vocab=bpe["vocab"],
+        merges=merges,
+        extra_special_tokens=LANGUAGE_CODES,
+        src_lang="arb_Arab",
+        tgt_lang="eng_Latn",
+    )
+
+
+def llama_tokenizer() -> PreTrainedTokenizerFast:
+    return PreTrainedTokenizerFast(
+        tokenizer_object=_train_bpe([]),
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+    )
+
+
+def tiny_m2m100(path: Path) -> Path:
+    """An NLLB-style encoder-decoder (M2M100 architecture) saved with its tokenizer."""
+    tok = nllb_tokenizer()
+    config = M2M100Config(
+        vocab_size=len(tok),
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=128,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        decoder_start_token_id=tok.eos_token_id,
+    )
+    M2M100ForConditionalGeneration(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def tiny_llama(path: Path) -> Path:
+    tok = llama_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
