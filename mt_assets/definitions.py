@@ -2,6 +2,7 @@ import os
 
 import dagster as dg
 
+from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
 from mt_assets.resources import DatabaseResource
 
 
@@ -12,8 +13,8 @@ def _database() -> DatabaseResource:
 
 
 defs = dg.Definitions(
-    assets=[],
-    asset_checks=[],
+    assets=[*INGEST_ASSETS],
+    asset_checks=[*INGEST_CHECKS],
     sensors=[],
     schedules=[],
     resources={"database": _database()},

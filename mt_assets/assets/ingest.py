@@ -1,0 +1,181 @@
+"""`raw_files` and `dataset`: raw parallel files into PostgreSQL, with their checks."""
+
+
+import dagster as dg
+
+from mt_assets.db.migrate import connect
+from mt_assets.ingest import report
+from mt_assets.ingest.errors import ManifestError
+from mt_assets.ingest.load import EditionLoad, load_files
+from mt_assets.ingest.manifest import Discovery, discover
+from mt_assets.resources import DatabaseResource
+from mt_assets.settings import Settings
+
+
+def _discover() -> Discovery:
+    settings = Settings.from_env()
+    try:
+        found = discover(settings.raw_dir)
+    except ManifestError as err:
+        raise dg.Failure(str(err)) from None
+    if not found.files and not found.problems:
+        raise dg.Failure(
+            f"no .tsv, .csv or .jsonl files under {settings.raw_dir} (MT_RAW_DIR); "
+            f"try `mt-assets sample-data quran --out {settings.raw_dir}`"
+        )
+    return found
+
+
+def _cell(value: object, width: int = 60) -> str:
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
+
+
+@dg.asset(group_name="data", description="The raw TSV/CSV/JSONL files under MT_RAW_DIR and their editions.")
+def raw_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    found = _discover()
+    for problem in found.problems:
+        context.log.error(str(problem))
+    return dg.MaterializeResult(metadata={
+        "files": len(found.files),
+        "total_bytes": sum(f.size for f in found.files),
+        "manifest": str(found.manifest) if found.manifest else "none (seed column names, edition = file stem)",
+        "listing": dg.MetadataValue.md(_table(
+            ("file", "edition", "format", "bytes", "sha256"),
+            [(f.spec.path.name, f.spec.name, f.spec.format, f.size, f.sha256) for f in found.files],
+        )),
+        "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in found.problems) or "none"),
+    })
+
+
+def _edition_table(loads: list[EditionLoad]) -> str:
+    return _table(
+        ("edition", "version", "status", "read", "loaded", "rejected", "languages", "rejections"),
+        [(r.name, r.version or "-", r.status, r.rows_read, r.rows_loaded, r.rows_rejected,
+          _counts(r.languages), _counts(r.reasons)) for r in loads],
+    )
+
+
+@dg.asset(
+    group_name="data",
+    deps=[raw_files],
+    description="Every raw file loaded into llm.dataset (bad rows in llm.rejected_rows); "
+    "a changed file becomes a new edition version.",
+    check_specs=[dg.AssetCheckSpec(
+        "files_load", asset="dataset",
+        description="Every raw file loaded; a file-level problem (undecodable bytes, missing column, ...) fails this.",
+    )],
+)
+def dataset(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
+    found = _discover()
+    with connect(database.connection_url) as conn:
+        loads = load_files(conn, found.files)
+        previews = {r.name: report.preview(conn, r.edition_id) for r in loads if r.edition_id is not None}
+    errors = [str(p) for p in found.problems] + [r.error for r in loads if r.error]
+    for error in errors:
+        context.log.error(error)
+    ok = [r for r in loads if r.status != "failed"]
+    preview_rows = [(name, *row) for name, rows in previews.items() for row in rows]
+    metadata = {
+        "editions": dg.MetadataValue.md(_edition_table(loads)),
+        "editions_loaded": sum(r.status == "loaded" for r in loads),
+        "editions_unchanged": sum(r.status == "unchanged" for r in loads),
+        "files_failed": len(errors),
+        "rows_read": sum(r.rows_read for r in ok),
+        "rows_loaded": sum(r.rows_loaded for r in ok),
+        "rows_rejected": sum(r.rows_rejected for r in ok),
+        "languages": dg.MetadataValue.md(_counts(_merge(r.languages for r in ok))),
+        "preview": dg.MetadataValue.md(_table(("edition", "reference", "lang", "source", "translation"), preview_rows)),
+        "file_errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors) or "none"),
+    }
+    for r in ok:
+        metadata[f"{r.name}: loaded / rejected / read"] = f"{r.rows_loaded} / {r.rows_rejected} / {r.rows_read}"
+    check = dg.AssetCheckResult(
+        check_name="files_load",
+        passed=not errors,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"failed_files": len(errors), "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors) or "none")},
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+
+def _merge(counts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    return dict(sorted(total.items()))
+
+
+@dg.asset_check(asset=dataset, name="accounting",
+                description="Per loaded file: accepted + rejected = data rows read, and the stored rows match.")
+def dataset_accounting(database: DatabaseResource) -> dg.AssetCheckResult:
+    with connect(database.connection_url) as conn:
+        rows = report.accounting(conn)
+    bad = [r for r in rows if not r.balanced]
+    return dg.AssetCheckResult(
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "editions_checked": len(rows),
+            "unbalanced": dg.MetadataValue.md(_table(
+                ("edition", "version", "file", "read", "loaded", "rejected", "stored rows", "stored rejections"),
+                [(r.edition, r.version, r.source_file, r.rows_read, r.rows_loaded, r.rows_rejected,
+                  r.in_dataset, r.in_rejected) for r in bad],
+            ) if bad else "none"),
+        },
+    )
+
+
+@dg.asset_check(asset=dataset, name="no_empty_texts", description="No stored row has an empty source or translation.")
+def dataset_no_empty_texts(database: DatabaseResource) -> dg.AssetCheckResult:
+    with connect(database.connection_url) as conn:
+        empty = report.empty_texts(conn)
+    return dg.AssetCheckResult(passed=empty == 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"empty_rows": empty})
+
+
+def _figures(figures: list[report.EditionFigure], what: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=all(f.count == 0 for f in figures),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            what: sum(f.count for f in figures),
+            "per_edition": dg.MetadataValue.md(_table(
+                ("edition", what, "rows", "detail"), [(f.edition, f.count, f.rows, f.detail) for f in figures]
+            )),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=dataset, name="length_ratio_outliers",
+    description=f"Rows of the current editions whose translation/source length ratio is over "
+    f"{report.RATIO_FACTOR:g}x away from the edition's median (a warning: such rows are kept).",
+)
+def dataset_length_ratio_outliers(database: DatabaseResource) -> dg.AssetCheckResult:
+    with connect(database.connection_url) as conn:
+        return _figures(report.length_ratio_outliers(conn), "outliers")
+
+
+@dg.asset_check(
+    asset=dataset, name="duplicate_source_texts",
+    description="Source texts of the current editions that appear under more than one reference (a warning).",
+)
+def dataset_duplicate_source_texts(database: DatabaseResource) -> dg.AssetCheckResult:
+    with connect(database.connection_url) as conn:
+        return _figures(report.duplicate_source_texts(conn), "duplicated_texts")
+
+
+INGEST_ASSETS = [raw_files, dataset]
+INGEST_CHECKS = [dataset_accounting, dataset_no_empty_texts, dataset_length_ratio_outliers,
+                 dataset_duplicate_source_texts]
