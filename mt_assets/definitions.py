@@ -3,6 +3,7 @@ import os
 import dagster as dg
 
 from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
+from mt_assets.assets.tuning import TUNING_ASSETS, TUNING_CHECKS, TUNING_SENSORS
 from mt_assets.resources import DatabaseResource
 
 
@@ -13,9 +14,9 @@ def _database() -> DatabaseResource:
 
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS],
-    asset_checks=[*INGEST_CHECKS],
-    sensors=[],
+    assets=[*INGEST_ASSETS, *TUNING_ASSETS],
+    asset_checks=[*INGEST_CHECKS, *TUNING_CHECKS],
+    sensors=[*TUNING_SENSORS],
     schedules=[],
     resources={"database": _database()},
 )

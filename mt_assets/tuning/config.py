@@ -1,0 +1,376 @@
+"""The tuning config: pydantic model, YAML loading and validation.
+
+Every problem is one line naming the file, the line when known, the field path and the
+reason (`configs/x.yaml:7: data.test_size: Input should be less than 1 (got 1.5)`).
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mt_assets import languages, prompts
+from mt_assets.tuning import models
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+_FLORES = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
+# TrainingArguments keys transformers 5 renamed: caught here rather than after the model has loaded.
+_RENAMED_TRAINING_ARGS = {"evaluation_strategy": "eval_strategy", "no_cuda": "use_cpu"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Strict):
+    editions: list[str] = Field(min_length=1, description="edition names; the newest loaded version of each")
+    source_languages: list[str] = Field(min_length=1, description="ISO 639-1 codes of the rows to use")
+    target_language: str = "en"
+    test_size: float = Field(ge=0, lt=1)
+    validation_size: float = Field(0.0, ge=0, lt=1)
+    seed: int = 13
+    min_source_chars: int | None = Field(None, ge=0)
+    max_source_chars: int | None = Field(None, gt=0)
+    max_train_rows: int | None = Field(
+        None, gt=0, description="caps the train split only, so test rows stay comparable"
+    )
+
+
+class Generation(_Strict):
+    num_beams: int = Field(4, ge=1)
+    max_new_tokens: int = Field(256, ge=1)
+    few_shot: int = Field(3, ge=0, description="train examples in the base method's prompt (decoder LLMs)")
+
+
+class LanguageCodes(_Strict):
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+
+
+class TuningSettings(_Strict):
+    task: Literal["auto", "seq2seq", "causal"] = "auto"
+    languages: LanguageCodes | None = None
+    training_args: dict[str, Any] = Field(default_factory=dict)
+    lora_config: dict[str, Any] | None = None
+    generation: Generation = Field(default_factory=Generation)
+
+
+class TuningConfig(_Strict):
+    name: str = Field(pattern=NAME_PATTERN, max_length=63)
+    description: str = ""
+    llm_model: str = Field(min_length=1)
+    tuning_methodology: Literal["lora", "qlora", "full"]
+    training_prompt_template: str | None = None
+    data: DataConfig
+    llm_tuning_configs: TuningSettings = Field(default_factory=TuningSettings)
+
+    def canonical_json(self) -> str:
+        # `description` is documentation: editing it must not make trained models stale.
+        payload = self.model_dump(mode="json", exclude={"description"})
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the validated config, not of the file: comments, key order, whitespace and
+        spelled-out defaults do not change it."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+_MODELS_AT: dict[tuple[str, ...], type[BaseModel]] = {
+    (): TuningConfig,
+    ("data",): DataConfig,
+    ("llm_tuning_configs",): TuningSettings,
+    ("llm_tuning_configs", "generation"): Generation,
+    ("llm_tuning_configs", "languages"): LanguageCodes,
+}
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """One file's outcome: a config, or the reasons it was rejected."""
+
+    source: str  # the file as shown in messages
+    config: TuningConfig | None
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    path: Path | None = None  # absolute; None for a config read from the database
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None and not self.errors
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _line_map(node: yaml.Node | None, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, key_node.value)
+            out[child] = key_node.start_mark.line + 1
+            _line_map(value_node, child, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            out[(*path, index)] = item.start_mark.line + 1
+            _line_map(item, (*path, index), out)
+    return out
+
+
+def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int]]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        return data, _line_map(node)
+    finally:
+        loader.dispose()
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _line_for(loc: Sequence[Any], lines: Mapping[tuple, int]) -> int | None:
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return None
+
+
+def _problem(source: str, loc: Sequence[Any], message: str, lines: Mapping[tuple, int]) -> str:
+    line = _line_for(loc, lines)
+    where = f"{source}:{line}" if line else source
+    return f"{where}: {_field_path(loc)}: {message}"
+
+
+def _pydantic_message(error: Mapping[str, Any]) -> str:
+    loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        allowed = sorted(_MODELS_AT.get(tuple(str(p) for p in loc[:-1]), TuningConfig).model_fields)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key{hint} (allowed here: {', '.join(allowed)})"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind != "missing" and not isinstance(value, dict | list):
+        message += f" (got {value!r})"
+    return message
+
+
+def _semantic_problems(cfg: TuningConfig) -> tuple[list[tuple[tuple, str]], list[tuple[tuple, str]]]:
+    """Cross-field rules pydantic field types cannot express. Returns (errors, warnings)."""
+    errors: list[tuple[tuple, str]] = []
+    warnings: list[tuple[tuple, str]] = []
+    data, settings = cfg.data, cfg.llm_tuning_configs
+
+    if data.test_size + data.validation_size >= 1:
+        errors.append(
+            (
+                ("data",),
+                f"test_size + validation_size must be < 1 (got {data.test_size} + {data.validation_size})",
+            )
+        )
+    if data.min_source_chars is not None and data.max_source_chars is not None:
+        if data.min_source_chars > data.max_source_chars:
+            errors.append((("data", "min_source_chars"), "must not exceed data.max_source_chars"))
+    for key in ("editions", "source_languages"):
+        values = getattr(data, key)
+        if len(set(values)) != len(values):
+            errors.append((("data", key), "lists a value twice"))
+    for index, code in enumerate(data.source_languages):
+        if not languages.is_known(code):
+            errors.append((("data", "source_languages", index), _unknown_language(code)))
+    if not languages.is_known(data.target_language):
+        errors.append((("data", "target_language"), _unknown_language(data.target_language)))
+
+    template = cfg.training_prompt_template
+    if template is not None:
+        try:
+            prompts.check(template)
+            if "source_text" not in prompts.placeholders(template):
+                errors.append((("training_prompt_template",), "must use $source_text"))
+        except ValueError as err:
+            errors.append((("training_prompt_template",), str(err)))
+
+    info = models.describe(cfg.llm_model, settings.task)
+    if info.kind == "causal":
+        if template is None:
+            errors.append(
+                (("training_prompt_template",), f"required for decoder LLM {cfg.llm_model!r} ({info.reason})")
+            )
+        if settings.languages is not None:
+            errors.append(
+                (
+                    ("llm_tuning_configs", "languages"),
+                    f"language codes are for seq2seq models, and {cfg.llm_model!r} is taken for a decoder LLM "
+                    f"({info.reason}); set llm_tuning_configs.task: seq2seq if it is not",
+                )
+            )
+    else:
+        errors.extend(_seq2seq_problems(cfg, info))
+        if template is not None:
+            warnings.append((("training_prompt_template",), "ignored: seq2seq models take no prompt"))
+
+    if cfg.tuning_methodology in ("lora", "qlora"):
+        if settings.lora_config is None:
+            errors.append(
+                (("llm_tuning_configs", "lora_config"), f"required for {cfg.tuning_methodology} (at least r)")
+            )
+        elif info.needs_target_modules and not settings.lora_config.get("target_modules"):
+            errors.append(
+                (
+                    ("llm_tuning_configs", "lora_config", "target_modules"),
+                    "required for m2m_100/NLLB models (PEFT has no default), e.g. [q_proj, k_proj, v_proj, out_proj]",
+                )
+            )
+    elif settings.lora_config is not None:
+        errors.append((("llm_tuning_configs", "lora_config"), "full fine-tuning uses no LoRA; remove it"))
+    if cfg.tuning_methodology == "qlora":
+        warnings.append(
+            (
+                ("tuning_methodology",),
+                "qlora needs a CUDA GPU (bitsandbytes 4-bit): training fails early without one",
+            )
+        )
+
+    for old, new in _RENAMED_TRAINING_ARGS.items():
+        if old in settings.training_args:
+            errors.append(
+                (("llm_tuning_configs", "training_args", old), f"renamed to {new!r} in transformers 5")
+            )
+    return errors, warnings
+
+
+def _unknown_language(code: str) -> str:
+    return f"unknown language code {code!r} (ISO 639-1; known: {', '.join(sorted(languages.NAMES))})"
+
+
+def _seq2seq_problems(cfg: TuningConfig, info: models.ModelInfo) -> list[tuple[tuple, str]]:
+    codes = cfg.llm_tuning_configs.languages
+    where = ("llm_tuning_configs", "languages")
+    if codes is None:
+        example = languages.NLLB_CODES.get(cfg.data.source_languages[0], "arb_Arab")
+        return [
+            (where, f"seq2seq model {cfg.llm_model!r} needs {{source: {example}, target: eng_Latn}} codes")
+        ]
+    problems: list[tuple[tuple, str]] = []
+    if len(cfg.data.source_languages) != 1:
+        problems.append(
+            (
+                ("data", "source_languages"),
+                "a seq2seq config takes one source language (its source code is fixed); use one config per language",
+            )
+        )
+    for side, code, iso in (
+        ("source", codes.source, cfg.data.source_languages[0]),
+        ("target", codes.target, cfg.data.target_language),
+    ):
+        if not (info.uses_flores_codes or "_" in code):
+            continue
+        if not _FLORES.match(code):
+            problems.append(((*where, side), f"{code!r} is not a FLORES-200 code like arb_Arab"))
+        elif iso in languages.NLLB_CODES and languages.NLLB_CODES[iso] != code:
+            problems.append(
+                (
+                    (*where, side),
+                    f"{code!r} does not match data language {iso!r} (expected {languages.NLLB_CODES[iso]})",
+                )
+            )
+    return problems
+
+
+def validate_mapping(raw: Any, source: str, lines: Mapping[tuple, int] | None = None) -> LoadedConfig:
+    """Validate an already parsed config (from a file or a database row)."""
+    lines = lines or {}
+    if not isinstance(raw, dict):
+        return LoadedConfig(source, None, (f"{source}: (top level): must be a mapping of config keys",))
+    try:
+        cfg = TuningConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = tuple(_problem(source, e["loc"], _pydantic_message(e), lines) for e in err.errors())
+        return LoadedConfig(source, None, problems)
+    errors, warnings = _semantic_problems(cfg)
+    return LoadedConfig(
+        source,
+        None if errors else cfg,
+        tuple(_problem(source, loc, msg, lines) for loc, msg in errors),
+        tuple(_problem(source, loc, msg, lines) for loc, msg in warnings),
+    )
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_config_file(path: Path) -> LoadedConfig:
+    source = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return LoadedConfig(source, None, (f"{source}: cannot read: {err}",))
+    try:
+        raw, lines = _parse_yaml(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        reason = " ".join(str(p) for p in (err.context, err.problem) if p)
+        return LoadedConfig(source, None, (f"{where}: YAML syntax error: {reason}",))
+    except yaml.YAMLError as err:
+        return LoadedConfig(source, None, (f"{source}: YAML error: {err}",))
+    return replace(validate_mapping(raw, source, lines), path=path.resolve())
+
+
+def config_files(directory: Path) -> list[Path]:
+    return sorted(p for pattern in ("*.yaml", "*.yml") for p in directory.glob(pattern) if p.is_file())
+
+
+def load_config_dir(directory: Path) -> list[LoadedConfig]:
+    """Every config file in `directory`, in file-name order. Two valid files with the same
+    `name` are both rejected: neither may silently win the partition."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"config directory {directory} does not exist (set MT_CONFIG_DIR)")
+    results = [load_config_file(path) for path in config_files(directory)]
+    by_name: dict[str, list[int]] = {}
+    for index, result in enumerate(results):
+        if result.ok:
+            by_name.setdefault(result.config.name, []).append(index)
+    for name, indices in by_name.items():
+        if len(indices) < 2:
+            continue
+        sources = [results[i].source for i in indices]
+        for i in indices:
+            others = ", ".join(s for s in sources if s != results[i].source)
+            message = f"{results[i].source}: name: {name!r} is also used by {others}; names must be unique (all rejected)"
+            results[i] = replace(results[i], config=None, errors=(message,))
+    return results

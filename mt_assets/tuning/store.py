@@ -1,0 +1,119 @@
+"""llm.tuning_configs: one row per config name.
+
+A row is written only when something in it differs, so an unchanged file leaves the row
+(and its updated_at) alone. Rows are never deleted: a removed file's config and everything
+computed from it stay in the database as history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Engine, text
+
+from mt_assets.tuning.config import LoadedConfig, TuningConfig, validate_mapping
+
+Status = Literal["new", "changed", "updated", "unchanged"]
+
+_COLUMNS = (
+    "description",
+    "llm_model",
+    "tuning_methodology",
+    "training_prompt_template",
+    "llm_tuning_configs",
+    "data",
+    "config_sha256",
+    "source_file",
+)
+
+_UPSERT = text(
+    f"""
+    insert into llm.tuning_configs as t ({", ".join(_COLUMNS)}, name)
+    values (:description, :llm_model, :tuning_methodology, :training_prompt_template,
+            cast(:llm_tuning_configs as jsonb), cast(:data as jsonb), :config_sha256, :source_file, :name)
+    on conflict (name) do update
+       set {", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)}, updated_at = now()
+     where ({", ".join(f"t.{c}" for c in _COLUMNS)}) is distinct from ({", ".join(f"excluded.{c}" for c in _COLUMNS)})
+    returning t.id
+    """
+)
+
+
+@dataclass(frozen=True)
+class UpsertOutcome:
+    name: str
+    source: str
+    status: Status  # changed = the config hash changed, so results computed from it are stale
+    config_sha256: str
+
+
+def _params(cfg: TuningConfig, source_file: str) -> dict[str, object]:
+    dumped = cfg.model_dump(mode="json")
+    return {
+        "name": cfg.name,
+        "description": cfg.description,
+        "llm_model": cfg.llm_model,
+        "tuning_methodology": cfg.tuning_methodology,
+        "training_prompt_template": cfg.training_prompt_template,
+        "llm_tuning_configs": json.dumps(dumped["llm_tuning_configs"], sort_keys=True),
+        "data": json.dumps(dumped["data"], sort_keys=True),
+        "config_sha256": cfg.sha256,
+        "source_file": source_file,
+    }
+
+
+def upsert(engine: Engine, loaded: Iterable[LoadedConfig]) -> list[UpsertOutcome]:
+    """Write the valid configs; returns one outcome per config, in input order."""
+    valid = [item for item in loaded if item.ok]
+    outcomes = []
+    with engine.begin() as conn:
+        previous = dict(
+            conn.execute(
+                text("select name, config_sha256 from llm.tuning_configs where name = any(:names)"),
+                {"names": [item.config.name for item in valid]},
+            ).all()
+        )
+        for item in valid:
+            cfg = item.config
+            written = conn.execute(_UPSERT, _params(cfg, str(item.path or item.source))).first() is not None
+            if cfg.name not in previous:
+                status: Status = "new"
+            elif previous[cfg.name] != cfg.sha256:
+                status = "changed"
+            else:
+                status = "updated" if written else "unchanged"
+            outcomes.append(UpsertOutcome(cfg.name, item.source, status, cfg.sha256))
+    return outcomes
+
+
+def names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("select name from llm.tuning_configs order by name")).scalars())
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    id: int
+    loaded: LoadedConfig  # validated again: a row inserted with SQL gets the same checks as a file
+
+
+def read(engine: Engine, name: str) -> StoredConfig | None:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text(
+                    "select id, name, description, llm_model, tuning_methodology, training_prompt_template,"
+                    " data, llm_tuning_configs from llm.tuning_configs where name = :name"
+                ),
+                {"name": name},
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    raw = {k: v for k, v in row.items() if k != "id" and v is not None}
+    return StoredConfig(row["id"], validate_mapping(raw, f"llm.tuning_configs[name={name}]"))
