@@ -1,0 +1,140 @@
+"""Reading translations and writing scores in PostgreSQL (psycopg 3).
+
+Each write runs in one transaction: with a connection that has no transaction open it is
+committed at the end; inside the caller's transaction it becomes a savepoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+
+from mt_assets.evaluation.errors import EvaluationError
+from mt_assets.evaluation.evaluate import EvaluationScore
+from mt_assets.evaluation.leaderboard import LeaderboardRecord
+from mt_assets.evaluation.metrics import Metric
+from mt_assets.evaluation.rows import TranslationRow
+from mt_assets.evaluation.scopes import Scope
+from mt_assets.evaluation.segments import SegmentScore
+
+_ROWS = """
+select t.id, d.id, m.name, d.source_language, e.name, t.translated_text, d.official_translate
+from llm.translation t
+join llm.translation_method m on m.id = t.translation_method_id
+join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id
+join llm.dataset d on d.id = td.dataset_id
+join llm.dataset_editions e on e.id = d.edition_id
+where t.translation_execution_id = %s
+  and td.split = 'test'  -- a score over training rows would flatter the model
+order by m.name, d.id
+"""
+
+_UPSERT = """
+insert into llm.evaluation
+    (translation_method_id, translation_execution_id, scope, scope_value, metric, score, signature, segments, p_value)
+values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+on conflict on constraint evaluation_key do update set
+    score = excluded.score, signature = excluded.signature, segments = excluded.segments,
+    p_value = excluded.p_value, created_at = now()
+returning id
+"""
+
+_LEADERBOARD = """
+select x.name, coalesce(c.name, m.name), m.kind, ev.metric, ev.score, ev.p_value, ev.segments,
+       coalesce(m.llm_model, c.llm_model),
+       case when m.kind = 'fine_tuned' then coalesce(f.methodology, c.tuning_methodology) end,
+       (select array_agg(distinct l.scope_value order by l.scope_value)
+          from llm.evaluation l
+         where l.translation_method_id = ev.translation_method_id
+           and l.translation_execution_id = ev.translation_execution_id
+           and l.scope = %(language)s and l.metric = ev.metric),
+       f.duration_seconds
+from llm.evaluation ev
+join llm.translation_method m on m.id = ev.translation_method_id
+join llm.translation_execution x on x.id = ev.translation_execution_id
+left join llm.tuning_configs c on c.id = m.tuning_config_id
+left join llm.fine_tuned_models f on f.id = m.fine_tuned_model_id
+where ev.scope = %(all)s
+order by x.name, 2, m.kind, ev.metric
+"""
+
+
+def load_rows(conn: psycopg.Connection, execution_id: int) -> list[TranslationRow]:
+    """The execution's translations of test rows with their references, ordered by method and row."""
+    return [TranslationRow(*row) for row in conn.execute(_ROWS, (execution_id,)).fetchall()]
+
+
+def baseline_method(conn: psycopg.Connection, execution_id: int) -> str | None:
+    """The execution's one `base` method, or None when it has none or several."""
+    names = conn.execute(
+        "select m.name from llm.translation_execution_models em "
+        "join llm.translation_method m on m.id = em.translation_method_id "
+        "where em.translation_execution_id = %s and m.kind = 'base' order by m.name",
+        (execution_id,),
+    ).fetchall()
+    return names[0][0] if len(names) == 1 else None
+
+
+def _method_ids(conn: psycopg.Connection, names: set[str]) -> dict[str, int]:
+    found = dict(conn.execute("select name, id from llm.translation_method where name = any(%s)", (list(names),)))
+    missing = sorted(names - set(found))
+    if missing:
+        raise EvaluationError(f"unknown translation methods: {', '.join(missing)}")
+    return found
+
+
+def write_scores(conn: psycopg.Connection, execution_id: int, scores: Sequence[EvaluationScore]) -> int:
+    """Replace the execution's scores of the methods in `scores` (upsert, then drop the rest:
+    a scope that is gone, e.g. a language no longer in the test set, loses its old rows)."""
+    if not scores:
+        raise EvaluationError("no scores to write")
+    method_ids = _method_ids(conn, {s.method for s in scores})
+    with conn.transaction():
+        kept = []
+        for s in scores:
+            row = conn.execute(
+                _UPSERT,
+                (method_ids[s.method], execution_id, s.key.scope.value, s.key.value, s.metric.value,
+                 s.score, s.signature, s.segments, s.p_value),
+            ).fetchone()
+            kept.append(row[0])
+        conn.execute(
+            "delete from llm.evaluation where translation_execution_id = %s "
+            "and translation_method_id = any(%s) and id <> all(%s)",
+            (execution_id, list(method_ids.values()), kept),
+        )
+    return len(kept)
+
+
+def write_segment_scores(conn: psycopg.Connection, segments: Sequence[SegmentScore]) -> int:
+    """Store each translation's sentence-level chrF++ (llm.translation.chrf_plus_plus)."""
+    wrong = [s for s in segments if s.metric is not Metric.CHRF]
+    if wrong:
+        raise EvaluationError(f"llm.translation stores chrF++ per segment, not {wrong[0].metric.label}")
+    ids = [s.row.translation_id for s in segments]
+    if len(set(ids)) != len(ids):
+        raise EvaluationError("a translation has two segment scores")
+    with conn.transaction():
+        updated = conn.execute(
+            "update llm.translation t set chrf_plus_plus = s.score "
+            "from unnest(%s::bigint[], %s::double precision[]) as s(id, score) where t.id = s.id",
+            (ids, [s.score for s in segments]),
+        ).rowcount
+        if updated != len(ids):
+            # Raising inside the block rolls the partial update back.
+            raise EvaluationError(f"{len(ids) - updated} of {len(ids)} scored translations are not in llm.translation")
+    return updated
+
+
+def load_leaderboard(conn: psycopg.Connection) -> list[LeaderboardRecord]:
+    """Every method's overall scores in every execution."""
+    rows = conn.execute(_LEADERBOARD, {"language": Scope.LANGUAGE.value, "all": Scope.ALL.value}).fetchall()
+    return [
+        LeaderboardRecord(
+            execution=execution, config=config, method_kind=kind, metric=Metric(metric), score=score,
+            p_value=p_value, segments=segments, model=model, methodology=methodology,
+            languages=tuple(languages or ()), training_seconds=seconds,
+        )
+        for execution, config, kind, metric, score, p_value, segments, model, methodology, languages, seconds in rows
+    ]
