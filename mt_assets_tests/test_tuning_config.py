@@ -66,7 +66,12 @@ def test_example_configs_all_validate():
     results = load_config_dir(project_file("configs"))
     names = {r.config.name for r in results if r.ok}
     assert [e for r in results for e in r.errors] == []
-    assert {"gemma3-270m-lora-ar-en", "gemma3-270m-lora-fa-en", "nllb-600m-lora-ar-en", "nllb-600m-lora-fa-en"} <= names
+    assert {
+        "gemma3-270m-lora-ar-en",
+        "gemma3-270m-lora-fa-en",
+        "nllb-600m-lora-ar-en",
+        "nllb-600m-lora-fa-en",
+    } <= names
     assert any(r.config.tuning_methodology == "qlora" for r in results)
     # Configs meant to be compared share their test split settings.
     by_name = {r.config.name: r.config.data for r in results}
@@ -91,20 +96,50 @@ def test_duplicate_yaml_key_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("old", "new", "field", "reason"),
     [
-        ("tuning_methodology: lora", "tuning_methodology: lorax", "tuning_methodology", "'lora', 'qlora' or 'full'"),
+        (
+            "tuning_methodology: lora",
+            "tuning_methodology: lorax",
+            "tuning_methodology",
+            "'lora', 'qlora' or 'full'",
+        ),
         ("test_size: 0.1", "test_size: -0.1", "data.test_size", "greater than or equal to 0"),
         ("test_size: 0.1", "test_size: 1.5", "data.test_size", "less than 1"),
         ("validation_size: 0.1", "validation_size: 0.95", "data", "test_size + validation_size must be < 1"),
-        ("name: tiny-lora-ar-en", "name: \"x; drop table llm.dataset\"", "name", "should match pattern"),
+        ("name: tiny-lora-ar-en", 'name: "x; drop table llm.dataset"', "name", "should match pattern"),
         ("name: tiny-lora-ar-en", "name: a$(rm -rf ~)", "name", "should match pattern"),
         ("name: tiny-lora-ar-en", "name: " + "a" * 64, "name", "at most 63 characters"),
-        ("$source_text", "$source_txt", "training_prompt_template", "unknown template variable(s) $source_txt"),
+        (
+            "$source_text",
+            "$source_txt",
+            "training_prompt_template",
+            "unknown template variable(s) $source_txt",
+        ),
         ("$source_text", "$source_text costs $5", "training_prompt_template", "malformed placeholder"),
         ("  seed: 13", "  seed: 13\n  test_sise: 0.2", "data.test_sise", "did you mean 'test_size'"),
-        ("source_languages: [ar]", "source_languages: [xx]", "data.source_languages[0]", "unknown language code 'xx'"),
-        ("training_prompt_template: |", "training_prompt_templat: |", "training_prompt_templat", "unknown key"),
-        ("  lora_config: {r: 8, target_modules: [q_proj, v_proj]}", "", "llm_tuning_configs.lora_config", "required for lora"),
-        ("max_steps: 10", "max_steps: 10, evaluation_strategy: steps", "llm_tuning_configs.training_args.evaluation_strategy", "eval_strategy"),
+        (
+            "source_languages: [ar]",
+            "source_languages: [xx]",
+            "data.source_languages[0]",
+            "unknown language code 'xx'",
+        ),
+        (
+            "training_prompt_template: |",
+            "training_prompt_templat: |",
+            "training_prompt_templat",
+            "unknown key",
+        ),
+        (
+            "  lora_config: {r: 8, target_modules: [q_proj, v_proj]}",
+            "",
+            "llm_tuning_configs.lora_config",
+            "required for lora",
+        ),
+        (
+            "max_steps: 10",
+            "max_steps: 10, evaluation_strategy: steps",
+            "llm_tuning_configs.training_args.evaluation_strategy",
+            "eval_strategy",
+        ),
     ],
 )
 def test_each_mistake_names_the_field(tmp_path, old, new, field, reason):
@@ -136,11 +171,31 @@ def test_seq2seq_config_loads_and_ignores_template_with_warning(tmp_path):
 @pytest.mark.parametrize(
     ("old", "new", "field", "reason"),
     [
-        ("  languages: {source: arb_Arab, target: eng_Latn}\n", "", "llm_tuning_configs.languages", "needs {source: arb_Arab"),
+        (
+            "  languages: {source: arb_Arab, target: eng_Latn}\n",
+            "",
+            "llm_tuning_configs.languages",
+            "needs {source: arb_Arab",
+        ),
         ("source: arb_Arab", "source: pes_Arab", "llm_tuning_configs.languages.source", "expected arb_Arab"),
-        ("source: arb_Arab", "source: arabic", "llm_tuning_configs.languages.source", "not a FLORES-200 code"),
-        ("{r: 8, target_modules: [q_proj, v_proj]}", "{r: 8}", "llm_tuning_configs.lora_config.target_modules", "PEFT has no default"),
-        ("source_languages: [ar]", "source_languages: [ar, fa]", "data.source_languages", "one source language"),
+        (
+            "source: arb_Arab",
+            "source: arabic",
+            "llm_tuning_configs.languages.source",
+            "not a FLORES-200 code",
+        ),
+        (
+            "{r: 8, target_modules: [q_proj, v_proj]}",
+            "{r: 8}",
+            "llm_tuning_configs.lora_config.target_modules",
+            "PEFT has no default",
+        ),
+        (
+            "source_languages: [ar]",
+            "source_languages: [ar, fa]",
+            "data.source_languages",
+            "one source language",
+        ),
     ],
 )
 def test_seq2seq_mistakes(tmp_path, old, new, field, reason):
@@ -162,7 +217,9 @@ def test_local_directory_kind_comes_from_config_json(tmp_path):
 
 
 def test_qlora_is_flagged_not_rejected(tmp_path):
-    result = load_config_file(_write(tmp_path, GOOD.replace("tuning_methodology: lora", "tuning_methodology: qlora")))
+    result = load_config_file(
+        _write(tmp_path, GOOD.replace("tuning_methodology: lora", "tuning_methodology: qlora"))
+    )
     assert result.ok
     assert any("CUDA" in w for w in result.warnings)
 

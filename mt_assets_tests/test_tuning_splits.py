@@ -7,7 +7,10 @@ from mt_assets.tuning.splits import Row
 
 
 def _rows(n: int, edition: str = "quran-ar-en", lang: str = "ar", first_id: int = 1) -> list[Row]:
-    return [Row(first_id + i, edition, f"{i // 7 + 1}:{i % 7 + 1}", lang, f"verse {lang} {edition} {i}") for i in range(n)]
+    return [
+        Row(first_id + i, edition, f"{i // 7 + 1}:{i % 7 + 1}", lang, f"verse {lang} {edition} {i}")
+        for i in range(n)
+    ]
 
 
 def _split(rows, **kw):
@@ -25,7 +28,11 @@ def test_same_inputs_same_split_and_order_does_not_matter():
 
 
 def test_sizes_are_exact_per_stratum_without_repeated_texts():
-    rows = _rows(503) + _rows(211, edition="other-ar-en", first_id=10_000) + _rows(97, lang="fa", first_id=20_000)
+    rows = (
+        _rows(503)
+        + _rows(211, edition="other-ar-en", first_id=10_000)
+        + _rows(97, lang="fa", first_id=20_000)
+    )
     assignment = _split(rows)
     counts = Counter((r.stratum, assignment[r.dataset_id]) for r in rows)
     for stratum, quota in splits.quotas(rows, 0.1, 0.05).items():
@@ -37,7 +44,10 @@ def test_sizes_are_exact_per_stratum_without_repeated_texts():
 
 def test_split_depends_on_reference_not_database_id():
     rows = _rows(300)
-    reloaded = [Row(r.dataset_id + 5000, r.edition, r.source_reference, r.source_language, r.source_text) for r in rows]
+    reloaded = [
+        Row(r.dataset_id + 5000, r.edition, r.source_reference, r.source_language, r.source_text)
+        for r in rows
+    ]
     assert _test_refs(rows, _split(rows)) == _test_refs(reloaded, _split(reloaded))
 
 
@@ -58,7 +68,10 @@ def test_repeated_texts_stay_in_one_split():
     rows = _rows(200)
     # A refrain repeated 31 times (like Quran 55:13) and a pair across two editions.
     refrain = [Row(1000 + i, "quran-ar-en", f"55:{i}", "ar", "Which  of the favours? ") for i in range(31)]
-    pair = [Row(2000, "quran-ar-en", "x:1", "ar", "Same text"), Row(2001, "other-ar-en", "x:1", "ar", "same   TEXT")]
+    pair = [
+        Row(2000, "quran-ar-en", "x:1", "ar", "Same text"),
+        Row(2001, "other-ar-en", "x:1", "ar", "same   TEXT"),
+    ]
     rows += refrain + pair
     for seed in range(20):
         assignment = _split(rows, seed=seed, test_size=0.2)
@@ -74,7 +87,15 @@ def test_overlapping_texts_finds_a_planted_duplicate():
     assignment = _split(rows)
     test_row = next(r for r in rows if assignment[r.dataset_id] == "test")
     train_row = next(r for r in rows if assignment[r.dataset_id] == "train")
-    planted = [Row(train_row.dataset_id, train_row.edition, train_row.source_reference, "ar", test_row.source_text.upper())]
+    planted = [
+        Row(
+            train_row.dataset_id,
+            train_row.edition,
+            train_row.source_reference,
+            "ar",
+            test_row.source_text.upper(),
+        )
+    ]
     others = [r for r in rows if r.dataset_id != train_row.dataset_id]
     found = splits.overlapping_texts(others + planted, assignment)
     assert found == {splits.normalise(test_row.source_text): {"train", "test"}}
