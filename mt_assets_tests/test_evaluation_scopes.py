@@ -13,7 +13,7 @@ from mt_assets.evaluation.rows import TranslationRow
 from mt_assets.evaluation.scopes import Scope, ScopeKey, scores_by_scope
 from mt_assets.evaluation.segments import score_segments, segment_chrf, worst_segments
 
-SEGMENTS = [
+SENTENCES = [
     # dataset id, language, edition, reference, base output, fine-tuned output
     (1, "ar", "quran", "In the name of God, the Merciful.", "In name God merciful.", "In the name of God, the Merciful."),
     (2, "ar", "quran", "Praise be to God, Lord of the worlds.", "Praise God lord world.", "Praise be to God, Lord of the worlds."),
@@ -22,6 +22,9 @@ SEGMENTS = [
     (5, "fa", "hadith", "Seek knowledge from the cradle to the grave.", "Knowledge cradle grave.", "Seek knowledge from cradle to grave."),
     (6, "fa", "hadith", "The ink of the scholar is holier.", "Ink scholar holy.", "The ink of the scholar is holier."),
 ]
+# Twice over, so the whole set is large enough for a significance test and each language
+# and edition (6 segments) is not.
+SEGMENTS = [(dataset_id + 100 * copy, *rest) for copy in range(2) for dataset_id, *rest in SENTENCES]
 
 
 def _rows(methods: tuple[str, ...] = ("base", "tuned")) -> list[TranslationRow]:
@@ -46,9 +49,9 @@ def test_scopes_cover_all_languages_and_editions() -> None:
     expected_keys = ["all", "language=ar", "language=fa", "edition=hadith", "edition=quran"]
     assert keys == [("base", k) for k in expected_keys] + [("tuned", k) for k in expected_keys]
     segments = {(r.method, str(r.key)): r.scores[0].segments for r in results}
-    assert segments[("tuned", "all")] == 6
-    assert segments[("tuned", "language=ar")] == 3
-    assert segments[("tuned", "edition=hadith")] == 3
+    assert segments[("tuned", "all")] == 12
+    assert segments[("tuned", "language=ar")] == 6
+    assert segments[("tuned", "edition=hadith")] == 6
 
 
 @pytest.mark.parametrize(
@@ -68,7 +71,7 @@ def test_scope_scores_equal_scoring_that_subset_directly(key: ScopeKey, wanted, 
 
 def test_a_scope_whose_outputs_are_all_empty_raises_naming_it() -> None:
     rows = [r if r.language != "fa" else TranslationRow(**{**r.__dict__, "hypothesis": ""}) for r in _rows()]
-    with pytest.raises(EvaluationError, match=r"method 'base', language=fa: all 3 hypotheses are empty"):
+    with pytest.raises(EvaluationError, match=r"method 'base', language=fa: all 6 hypotheses are empty"):
         scores_by_scope(rows)
 
 
@@ -90,12 +93,13 @@ def test_evaluate_tests_each_method_against_the_baseline() -> None:
     scores = evaluate(_rows(), baseline="base", n=200)
     assert len(scores) == 2 * 5 * 3
     for score in scores:
-        if score.method == "base":
-            assert score.p_value is None
-            assert "bs:" not in score.signature
-        else:
+        if score.method == "tuned" and score.key.scope is Scope.ALL:
             assert 0 < score.p_value <= 1
             assert {"bs:200", "seed:12345", "nrefs:1"} <= set(score.signature.split("|"))
+        else:
+            # The baseline itself, and scopes of 6 segments: too few to test.
+            assert score.p_value is None
+            assert "bs:" not in score.signature
     [overall] = [s for s in scores if s.method == "tuned" and s.key.scope is Scope.ALL and s.metric is Metric.CHRF]
     assert overall.score == pytest.approx(_score(scores_by_scope(_rows()), "tuned", overall.key, Metric.CHRF))
 
@@ -106,7 +110,7 @@ def test_evaluate_without_baseline_has_no_p_values() -> None:
 
 def test_evaluate_refuses_methods_that_translated_different_segments() -> None:
     rows = [r for r in _rows() if not (r.method == "tuned" and r.dataset_id in (2, 5))]
-    with pytest.raises(EvaluationError, match=r"method 'tuned' has no translation for 2 of 6 segments \(dataset rows 2, 5\)"):
+    with pytest.raises(EvaluationError, match=r"method 'tuned' has no translation for 2 of 12 segments \(dataset rows 2, 5\)"):
         evaluate(rows, baseline="base")
 
 
@@ -117,7 +121,7 @@ def test_evaluate_refuses_an_unknown_baseline() -> None:
 
 def test_evaluate_refuses_rows_that_disagree_on_a_segment() -> None:
     rows = [r if r.translation_id != 31 else TranslationRow(**{**r.__dict__, "language": "fa"}) for r in _rows()]
-    with pytest.raises(EvaluationError, match=r"language=ar: dataset rows 3 belong here for one method only"):
+    with pytest.raises(EvaluationError, match=r"dataset row 3: translations 30 and 31 disagree on its language, edition or reference"):
         evaluate(rows, baseline="base")
 
 
@@ -130,14 +134,15 @@ def test_segment_chrf_equals_sacrebleu_sentence_scores() -> None:
 
 def test_worst_segments_lists_the_lowest_scores_first() -> None:
     segments = score_segments(_rows())
-    assert len(segments) == 12
+    assert len(segments) == 24
     assert all("nw:2" in s.signature for s in segments)
     worst = worst_segments(segments, k=3)
     assert [s.score for s in worst] == sorted(s.score for s in segments)[:3]
     assert {s.row.method for s in worst} == {"base"}
     tuned = worst_segments(segments, k=10, method="tuned")
-    assert len(tuned) == 6
-    assert tuned[-1].score == 100.0
+    assert len(tuned) == 10
+    assert {s.row.method for s in tuned} == {"tuned"}
+    assert [s.score for s in tuned] == sorted(s.score for s in segments if s.row.method == "tuned")[:10]
     assert worst_segments(segments, k=0) == []
 
 

@@ -50,6 +50,16 @@ def test_sacrebleu_alone_calls_identical_systems_significant() -> None:
     assert results["chrF2++"][1].p_value == pytest.approx(1 / 201)
 
 
+def test_sacrebleu_alone_calls_one_segment_significant() -> None:
+    # Why paired_significances wants MIN_TEST_SEGMENTS: one slightly better segment, "p = 0.005".
+    _, results = PairedTest(
+        [("a", SYSTEM_A[5:6]), ("b", SYSTEM_B[5:6])], {"chrf": scorer(Metric.CHRF)}, [REFS[5:6]],
+        test_type="bs", n_samples=200,
+    )()
+    assert results["chrF2++"][1].score != results["chrF2++"][0].score
+    assert results["chrF2++"][1].p_value == pytest.approx(1 / 201)
+
+
 @pytest.mark.parametrize("metric", list(Metric))
 def test_perfect_system_beats_garbage(metric: Metric) -> None:
     result = paired_significance(GARBAGE, REFS, REFS, metric)
@@ -96,6 +106,10 @@ def test_seeded_and_leaves_the_environment_alone(monkeypatch: pytest.MonkeyPatch
         ({"seed": 0}, "seed must be a positive integer"),
         ({"system_hyps": SYSTEM_A[:-1]}, "system: 39 hypotheses but 40 references"),
         ({"baseline_hyps": [""] * len(REFS)}, "baseline: all 40 hypotheses are empty"),
+        (
+            {"baseline_hyps": SYSTEM_A[:9], "system_hyps": SYSTEM_B[:9], "references": REFS[:9]},
+            "9 segments are too few for a significance test",
+        ),
     ],
 )
 def test_bad_inputs_raise(kwargs: dict, reason: str) -> None:

@@ -23,11 +23,16 @@ from mt_assets.evaluation.store import (
     write_segment_scores,
 )
 
-SEGMENTS = [
+SENTENCES = [
     ("ar", "In the name of God, the Merciful.", "In name God.", "In the name of God, the Merciful."),
     ("ar", "Praise be to God, Lord of the worlds.", "Praise God.", "Praise be to God, Lord of worlds."),
     ("fa", "Seek knowledge from the cradle to the grave.", "Knowledge grave.", "Seek knowledge to the grave."),
     ("fa", "The ink of the scholar is holier.", "Ink scholar.", "The ink of the scholar is holier."),
+]
+# Three numbered copies: 12 test segments in one edition, enough for the significance test
+# (each language alone, 6 segments, gets scores without a p-value).
+SEGMENTS = [
+    (language, *(f"{text} {copy}" for text in texts)) for copy in range(3) for language, *texts in SENTENCES
 ]
 
 
@@ -125,7 +130,7 @@ def test_scores_are_stored_with_signatures_and_p_values(conn: psycopg.Connection
         ours = expected[(method, scope, value, metric)]
         assert (score, signature, segments, p_value) == (ours.score, ours.signature, ours.segments, ours.p_value)
         assert "nrefs:1" in signature
-        assert (p_value is None) == (method == "tiny-lora-base")
+        assert (p_value is not None) == (method == "tiny-lora-fine-tuned" and scope != "language")
 
     # Re-running replaces in place; a scope that disappeared loses its rows.
     assert write_scores(conn, execution, scores) == len(scores)
@@ -162,7 +167,7 @@ def test_segment_scores_for_missing_translations_roll_back(conn: psycopg.Connect
     ghost = type(segments[0])(
         type(segments[0].row)(**{**segments[0].row.__dict__, "translation_id": 10**9}), Metric.CHRF, 50.0, "sig"
     )
-    with pytest.raises(EvaluationError, match="1 of 9 scored translations are not in llm.translation"):
+    with pytest.raises(EvaluationError, match="1 of 25 scored translations are not in llm.translation"):
         write_segment_scores(conn, [*segments, ghost])
     assert conn.execute("select count(*) from llm.translation where chrf_plus_plus is not null").fetchone()[0] == 0
 

@@ -10,6 +10,7 @@ from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.evaluate import EvaluationScore
 from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.scopes import Scope
+from mt_assets.evaluation.significance import MIN_TEST_SEGMENTS
 
 GATE_METRIC = Metric.CHRF
 DEFAULT_ALPHA = 0.05
@@ -55,5 +56,10 @@ def not_worse_than_baseline(
     if base.p_value is not None:
         raise EvaluationError(f"{baseline!r} was not the baseline these scores were tested against")
     if candidate.p_value is None:
+        if candidate.segments < MIN_TEST_SEGMENTS:
+            raise EvaluationError(
+                f"method {method!r} was scored on {candidate.segments} segments, too few to test against "
+                f"{baseline!r} (need {MIN_TEST_SEGMENTS}); enlarge the test split"
+            )
         raise EvaluationError(f"method {method!r} has no p-value: was it evaluated against {baseline!r}?")
     return GateResult(method, baseline, GATE_METRIC, candidate.score, base.score, candidate.p_value, alpha)

@@ -20,9 +20,12 @@ class TranslationRow:
 
 
 def check_rows(rows: Sequence[TranslationRow]) -> None:
-    """One output per translation row and per (method, segment), or the scores double-count."""
+    """One output per translation row and per (method, segment), or the scores double-count;
+    one language, edition and reference per segment, or methods cannot be paired."""
     seen_ids: set[int] = set()
     seen_segments: set[tuple[str, int]] = set()
+    # Methods are compared segment by segment, so they must agree on what each segment is.
+    segment_facts: dict[int, tuple[TranslationRow, tuple[str, str, str]]] = {}
     for row in rows:
         if row.translation_id in seen_ids:
             raise EvaluationError(f"translation {row.translation_id} appears twice")
@@ -34,6 +37,13 @@ def check_rows(rows: Sequence[TranslationRow]) -> None:
                 f"(the second is translation {row.translation_id})"
             )
         seen_segments.add(key)
+        facts = (row.language, row.edition, row.reference)
+        first, first_facts = segment_facts.setdefault(row.dataset_id, (row, facts))
+        if facts != first_facts:
+            raise EvaluationError(
+                f"dataset row {row.dataset_id}: translations {first.translation_id} and {row.translation_id} "
+                "disagree on its language, edition or reference"
+            )
         if not row.reference.strip():
             raise EvaluationError(
                 f"dataset row {row.dataset_id} (translation {row.translation_id}) has an empty reference"

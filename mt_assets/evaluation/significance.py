@@ -17,6 +17,10 @@ from mt_assets.evaluation.metrics import Metric, check_corpus, scorer
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 12345
+# Below this the bootstrap has too few distinct resamples to estimate spread: with one
+# segment every resample equals the sample and sacrebleu reports p = 1/(n+1) for any
+# difference, and with 3 or 4 segments that all moved the same way it still reports p = 0.001.
+MIN_TEST_SEGMENTS = 10
 
 _SEED_VARIABLE = "SACREBLEU_SEED"
 _SEED_LOCK = threading.Lock()
@@ -76,6 +80,10 @@ def paired_significances(
         raise EvaluationError(f"seed must be a positive integer, got {seed}")
     if not metrics:
         raise EvaluationError("no metrics to test")
+    if len(references) < MIN_TEST_SEGMENTS:
+        raise EvaluationError(
+            f"{len(references)} segments are too few for a significance test (need {MIN_TEST_SEGMENTS})"
+        )
     try:
         check_corpus(baseline_hyps, references)
     except EvaluationError as err:
