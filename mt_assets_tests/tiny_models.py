@@ -21,6 +21,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from mt_assets.training.spec import TrainingJob
+
 LANGUAGE_CODES = ["arb_Arab", "pes_Arab", "eng_Latn"]
 _SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
 
@@ -141,3 +143,42 @@ def tiny_llama(path: Path) -> Path:
     LlamaForCausalLM(config).save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+class CollectingReporter:
+    """Keeps training events in memory for in-process runs."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def emit(self, event: dict) -> None:
+        self.events.append(event)
+
+    def of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["event"] == kind]
+
+
+TEMPLATE = (
+    "Translate $source_language to $target_language.\n$source_language: $source_text\n$target_language:"
+)
+
+
+def job(tmp: Path, model_dir: Path, methodology: str = "lora", **overrides) -> TrainingJob:
+    """A few-step job on synthetic rows written under tmp."""
+    train = write_jsonl(tmp / "train.jsonl", rows(24))
+    validation = write_jsonl(tmp / "validation.jsonl", rows(6, seed=11))
+    args = {"max_steps": 4, "save_steps": 2, "logging_steps": 1, "per_device_train_batch_size": 4, "seed": 1}
+    fields = {
+        "job_id": "tiny-job",
+        "model_source": str(model_dir),
+        "methodology": methodology,
+        "prompt_template": TEMPLATE,
+        "training_args": args,
+        "lora_config": {"r": 4, "lora_alpha": 8},
+        "train_file": train,
+        "validation_file": validation,
+        "output_dir": tmp / "out",
+        "models_cache_dir": tmp / "models",
+    }
+    fields.update(overrides)
+    return TrainingJob(**fields)
