@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from mt_assets.db import DatabaseError, urls
 from mt_assets.db.connection import database_url, ready_database_url
@@ -79,6 +80,19 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if proc.returncode in (0, -signal.SIGINT) else proc.returncode
 
 
+def cmd_sample_data(args: argparse.Namespace, settings: Settings) -> int:
+    from mt_assets.sample_data import MissingPackage, build_quran
+
+    out = args.out or settings.raw_dir
+    try:
+        written = build_quran(out)
+    except MissingPackage as err:
+        print(f"mt-assets: error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} files to {out}:" + "".join(f"\n  {p.name}" for p in written))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mt-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=cmd_dev)
+
+    sample = sub.add_parser("sample-data", help="write real sample data (raw files + editions.yaml)")
+    sample.add_argument("dataset", choices=["quran"], help="quran: Arabic and Persian with English (needs the demo extra)")
+    sample.add_argument("--out", type=Path, help="directory to write (default: MT_RAW_DIR)")
+    sample.set_defaults(func=cmd_sample_data)
     return parser
 
 

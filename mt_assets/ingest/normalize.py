@@ -50,7 +50,6 @@ def clean(text: str) -> str:
 
 def source_text(text: str, language: str, options: NormalizeOptions) -> str:
     """`clean` plus the edition's optional Arabic-script rules."""
-    text = clean(text)
     if options.remove_tatweel and _TATWEEL in text:
         text = text.replace(_TATWEEL, "")
     if options.unify_letters:
@@ -58,4 +57,4 @@ def source_text(text: str, language: str, options: NormalizeOptions) -> str:
             text = text.translate(_PERSIAN_LETTERS)
         elif language == "ar":
             text = text.translate(_ARABIC_LETTERS)
-    return text
+    return clean(text)

@@ -1,0 +1,127 @@
+"""`raw_files` and `dataset` materialized by Dagster against a real database and instance."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
+from mt_assets.resources import DatabaseResource
+from mt_assets_tests.ingest_support import HEADER, query, tsv, write
+
+
+def materialize(instance, db_url):
+    return dg.materialize(
+        [*INGEST_ASSETS, *INGEST_CHECKS], instance=instance, resources={"database": DatabaseResource(url=db_url)}
+    )
+
+
+def checks(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def metadata(result, asset: str) -> dict:
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_materialize_loads_reports_and_checks(mt_env, db_url, pg_dagster_instance):
+    raw = Path(mt_env["MT_RAW_DIR"])
+    write(raw, "book.tsv", tsv("سلام دنیا\t1\t1:1\tHello world\tfa", "متن\t2\t1:1\tdup\tfa",
+                               "بسیار بسیار بسیار بسیار طولانی\t3\t1:3\tx\tfa", "سلام دنیا\t4\t1:4\tHello again\tfa"))
+    write(raw, "broken.tsv", HEADER.encode() + b"\xff\t1\t1\tx\tfa\n")
+
+    result = materialize(pg_dagster_instance, db_url)
+    assert result.success
+
+    files = metadata(result, "raw_files")
+    assert files["files"] == 2 and "book.tsv" in files["listing"]
+    data = metadata(result, "dataset")
+    assert (data["rows_read"], data["rows_loaded"], data["rows_rejected"], data["files_failed"]) == (4, 3, 1, 1)
+    assert "broken.tsv, line 2: undecodable bytes" in data["file_errors"]
+    assert "| book | 1 | loaded | 4 | 3 | 1 | fa 3 | duplicate source_reference 1 |" in data["editions"]
+    assert "سلام دنیا" in data["preview"]
+    assert data["book: loaded / rejected / read"] == "3 / 1 / 4"
+
+    found = checks(result)
+    assert not found["files_load"].passed and found["files_load"].severity == dg.AssetCheckSeverity.ERROR
+    assert found["accounting"].passed
+    assert found["no_empty_texts"].passed
+    assert not found["duplicate_source_texts"].passed
+    assert found["duplicate_source_texts"].severity == dg.AssetCheckSeverity.WARN
+    assert found["duplicate_source_texts"].metadata["duplicated_texts"].value == 1
+    assert not found["length_ratio_outliers"].passed
+    assert "1:3" in found["length_ratio_outliers"].metadata["per_edition"].value
+
+    # Fix the broken file, re-run: the good file is untouched, the fixed one loads, all checks pass but the warnings.
+    write(raw, "broken.tsv", tsv("درست\t1\t1\tfixed\tfa"))
+    again = materialize(pg_dagster_instance, db_url)
+    data = metadata(again, "dataset")
+    assert (data["editions_loaded"], data["editions_unchanged"], data["files_failed"]) == (1, 1, 0)
+    assert checks(again)["files_load"].passed
+    assert query(db_url, "select count(*) from llm.dataset") == [(4,)]
+
+
+def test_accounting_check_fails_when_stored_rows_disagree(mt_env, db_url, pg_dagster_instance):
+    write(Path(mt_env["MT_RAW_DIR"]), "book.tsv", tsv("یک\t1\t1\tone\tfa", "دو\t2\t2\ttwo\tfa"))
+    assert checks(materialize(pg_dagster_instance, db_url))["accounting"].passed
+    with psycopg.connect(db_url) as conn:
+        conn.execute("delete from llm.dataset where source_reference = '2'")
+    result = materialize(pg_dagster_instance, db_url)
+    accounting = checks(result)["accounting"]
+    assert not accounting.passed
+    assert "| book | 1 | book.tsv | 2 | 2 | 0 | 1 | 0 |" in accounting.metadata["unbalanced"].value
+
+
+def test_no_files_is_a_clear_failure(mt_env, db_url):
+    result = dg.materialize(INGEST_ASSETS[:1], resources={"database": DatabaseResource(url=db_url)},
+                            raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert f"no .tsv, .csv or .jsonl files under {mt_env['MT_RAW_DIR']}" in message
+    assert "mt-assets sample-data quran" in message
+
+
+def test_dagster_cli_materializes_sample_data_twice(tmp_path):
+    """The acceptance path: sample data, `mt-assets env`, `dagster asset materialize` twice."""
+    home = Path(tempfile.mkdtemp(prefix="mt-home-", dir="/tmp"))
+    home.chmod(0o755)
+    bindir = str(Path(sys.executable).parent)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MT_", "DAGSTER_"))}
+    env = {**clean, "MT_HOME": str(home), "PATH": f"{bindir}:{os.environ['PATH']}"}
+    script = f"""
+set -e
+mt-assets sample-data quran --out {tmp_path}/raw
+eval "$(mt-assets env)"
+export MT_RAW_DIR={tmp_path}/raw
+for i in 1 2; do
+  dagster asset materialize -m mt_assets --select raw_files,dataset
+  psql "$(mt-assets db url)" -Atc "select e.name || '=' || count(*) from llm.dataset d
+      join llm.dataset_editions e on e.id = d.edition_id group by e.name order by 1"
+done
+"""
+    try:
+        out = subprocess.run(["bash", "-c", script], env=env, cwd=home, capture_output=True, text=True, timeout=400)
+        assert out.returncode == 0, out.stderr[-3000:]
+        counts = [line for line in out.stdout.splitlines() if line.startswith("quran-")]
+        assert counts == ["quran-ar-en=6236", "quran-fa-en=6236"] * 2
+        assert "RUN_SUCCESS" in out.stderr
+    finally:
+        subprocess.run([sys.executable, "-m", "mt_assets.cli", "db", "stop"], env=env, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("asset", ["raw_files", "dataset"])
+def test_assets_are_in_the_definitions(asset):
+    from mt_assets.definitions import defs
+
+    assert defs.get_assets_def(asset) is not None
