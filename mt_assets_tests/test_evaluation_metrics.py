@@ -3,16 +3,17 @@ BLEU is word-level, signatures are complete, failures raise instead of scoring 0
 
 from __future__ import annotations
 
+import random
 import re
 
 import psycopg
 import pytest
 import sacrebleu
-from sacrebleu.metrics import BLEU
+from sacrebleu.metrics import BLEU, TER
 
 from mt_assets.db import urls
 from mt_assets.evaluation.errors import EvaluationError
-from mt_assets.evaluation.metrics import Metric, corpus_score, corpus_scores
+from mt_assets.evaluation.metrics import Metric, corpus_score, corpus_scores, scorer
 from mt_assets.evaluation.scopes import Scope
 
 HYPS = ["The cat sat on the mat.", "a b c d"]
@@ -42,6 +43,24 @@ def test_scores_equal_sacrebleu_called_directly(metric, direct, hyps, refs) -> N
     ours = {s.metric: s for s in corpus_scores(hyps, refs)}[metric]
     assert ours.score == pytest.approx(direct(hyps, refs).score, abs=1e-9)
     assert ours.segments == len(hyps)
+
+
+def test_memoised_ter_equals_sacrebleu_ter_segment_by_segment() -> None:
+    rng = random.Random(5)
+    words = "The cat dog sat ran on under mat house big red, old man.".split()
+    refs = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 25))) for _ in range(60)]
+    # Shuffled chunks and substitutions make TER search for shifts; repeats hit the memo.
+    hyps = [" ".join(sorted(r.split(), key=lambda _: rng.random())[: rng.randint(1, 25)]) for r in refs]
+    hyps += hyps[:10]
+    refs += refs[:10]
+    ter = scorer(Metric.TER)
+    assert type(ter) is not TER
+    for hyp, ref in zip(hyps, refs, strict=True):
+        assert ter.sentence_score(hyp, [ref]).score == TER().sentence_score(hyp, [ref]).score
+    plain = TER()
+    expected = plain.corpus_score(hyps, [refs])
+    ours = corpus_score(Metric.TER, hyps, refs)
+    assert (ours.score, ours.signature) == (expected.score, str(plain.get_signature()))
 
 
 def test_bleu_is_word_level_never_characters() -> None:
