@@ -53,6 +53,9 @@ def evaluate(
     n: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> list[EvaluationScore]:
+    """Score an execution's translations (`store.load_rows`) and test every method against
+    `baseline` (`store.baseline_method`; None skips the tests). Raises EvaluationError rather
+    than return a score it cannot stand behind."""
     check_rows(rows)
     check_coverage(rows)
     methods = {row.method for row in rows}
