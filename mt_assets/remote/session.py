@@ -10,6 +10,7 @@ to `call` — which all of ours are, except starting a process (see process.py).
 from __future__ import annotations
 
 import logging
+import posixpath
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -41,6 +42,7 @@ class SSHSession:
         self.reconnects_pending = False  # the connection dropped and was discarded; the next one is a reconnect
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self._home: str | None = None
 
     def __enter__(self) -> SSHSession:
         return self
@@ -74,6 +76,15 @@ class SSHSession:
         if self._sftp is None or self._sftp.get_channel() is None or self._sftp.get_channel().closed:
             self._sftp = client.open_sftp()
         return self._sftp
+
+    def absolute(self, path: str) -> str:
+        """`path` made absolute on the remote: relative paths are under the login home (as for SFTP),
+        and a process started elsewhere must not depend on its working directory."""
+        if path.startswith("/"):
+            return path
+        if self._home is None:
+            self._home = self.call(lambda s: s.sftp.normalize("."))
+        return posixpath.join(self._home, path)
 
     def call(self, fn: Callable[[SSHSession], T]) -> T:
         """`fn(self)`, reconnecting with backoff and retrying while the connection keeps dropping."""
