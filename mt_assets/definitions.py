@@ -3,7 +3,9 @@ import os
 import dagster as dg
 
 from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
+from mt_assets.assets.training import fine_tuned_model
 from mt_assets.assets.tuning import TUNING_ASSETS, TUNING_CHECKS, TUNING_SENSORS
+from mt_assets.launchers.local import LocalLauncher
 from mt_assets.resources import DatabaseResource
 
 
@@ -14,9 +16,9 @@ def _database() -> DatabaseResource:
 
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS, *TUNING_ASSETS],
+    assets=[*INGEST_ASSETS, *TUNING_ASSETS, fine_tuned_model],
     asset_checks=[*INGEST_CHECKS, *TUNING_CHECKS],
     sensors=[*TUNING_SENSORS],
     schedules=[],
-    resources={"database": _database()},
+    resources={"database": _database(), "launcher": LocalLauncher()},
 )

@@ -1,0 +1,71 @@
+"""`fine_tuned_model`: one tuning config partition in, one registered adapter (or full model) out."""
+
+import dagster as dg
+
+from mt_assets.launchers.base import TrainingLauncher
+from mt_assets.partitions import tuning_config_partitions
+from mt_assets.resources import DatabaseResource
+from mt_assets.settings import Settings
+from mt_assets.training import registry, sources
+
+
+@dg.asset(
+    partitions_def=tuning_config_partitions,
+    deps=["tuning_dataset_distribution"],
+    group_name="training",
+    description="Trains the partition's config on its train split through the `launcher` resource "
+    "(resuming from the job's newest checkpoint) and registers the result in llm.fine_tuned_models; "
+    "every log step lands in llm.training_logs as it happens.",
+)
+def fine_tuned_model(
+    context: dg.AssetExecutionContext, database: DatabaseResource, launcher: TrainingLauncher
+) -> dg.MaterializeResult:
+    engine = database.engine
+    settings = Settings.from_env()
+    config = registry.load_config(engine, context.partition_key)
+    sources.check(config.llm_model)  # a missing model fails here, before any export
+    work_dir = settings.home / "jobs" / config.name / config.job_id
+    counts = registry.export_splits(engine, config, work_dir)
+    job = registry.plan_job(config, settings, counts, work_dir)
+    model_id = registry.start(engine, config, context.run_id)
+    curve: list[dict] = []
+
+    def on_event(event: dict) -> None:
+        if event["event"] == "log":
+            registry.log_event(engine, model_id, event)
+            curve.append(event)
+
+    try:
+        result = launcher.launch(context, job, on_event)
+    except BaseException as exc:  # a cancelled run is a failed one too, never left 'running'
+        registry.fail(engine, model_id, str(exc) or type(exc).__name__)
+        raise
+    registry.succeed(engine, model_id, result)
+    metrics = result["metrics"]
+    metadata = {
+        "fine_tuned_model_id": model_id,
+        "artefact_dir": dg.MetadataValue.path(result["artefact_dir"]),
+        "artefact_sha256": result["artefact_sha256"],
+        "trainable_params": result["trainable_params"],
+        "total_params": result["total_params"],
+        "global_step": result["global_step"],
+        "resumed_from": result["resumed_from"],
+        "train_rows": counts["train"],
+        "validation_rows": counts["validation"],
+        "tokens_per_second": metrics.get("tokens_per_second"),
+        "train_loss": metrics.get("train_loss"),
+        "eval_loss": metrics.get("eval_loss"),
+        "loss_curve": _curve_table(curve),
+    }
+    return dg.MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})
+
+
+_CURVE_COLUMNS = ("step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second")
+
+
+def _curve_table(curve: list[dict]) -> dg.TableMetadataValue:
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name, "int" if name == "step" else "float") for name in _CURVE_COLUMNS]
+    )
+    records = [dg.TableRecord({name: event.get(name) for name in _CURVE_COLUMNS}) for event in curve]
+    return dg.MetadataValue.table(records=records, schema=schema)

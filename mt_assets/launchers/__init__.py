@@ -1,0 +1,1 @@
+"""Where training runs: one resource interface (base.py), one implementation per place."""

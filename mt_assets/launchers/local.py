@@ -1,0 +1,91 @@
+"""Train in a subprocess on this machine, reporting through Dagster Pipes.
+
+Pipes carries each event into the run log as it happens; we poll the session's custom
+messages while the process runs so `on_event` (the database writes) keeps pace too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher
+from mt_assets.training.spec import TrainingJob
+
+_STDERR_TAIL = 20
+
+
+class LocalLauncher(TrainingLauncher):
+    python: str | None = None  # interpreter for the training process; default: this one
+    poll_seconds: float = 0.5
+
+    def launch(
+        self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
+    ) -> dict[str, Any]:
+        job_file = job.write(job.train_file.parent / "job.json")
+        log_file = job.train_file.parent / "train.log"
+        command = [self.python or sys.executable, "-m", "mt_assets.training", str(job_file)]
+        seen = 0
+
+        def forward(messages) -> None:
+            nonlocal seen
+            for message in messages[seen:]:
+                if isinstance(message, dict) and "event" in message:
+                    on_event(message)
+            seen = len(messages)
+
+        with (
+            dg.open_pipes_session(
+                context=context,
+                context_injector=dg.PipesTempFileContextInjector(),
+                message_reader=dg.PipesTempFileMessageReader(),
+            ) as session,
+            log_file.open("w") as log,
+        ):
+            process = subprocess.Popen(
+                command,
+                env={**os.environ, **session.get_bootstrap_env_vars()},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # so stopping it also stops any workers it starts
+            )
+            try:
+                while process.poll() is None:
+                    forward(session.get_custom_messages())
+                    time.sleep(self.poll_seconds)
+            finally:
+                _stop(process)
+        messages = session.get_custom_messages()
+        forward(messages)
+        if process.returncode != 0:
+            errors = [m["message"] for m in messages if isinstance(m, dict) and m.get("event") == "error"]
+            reason = (
+                errors[-1] if errors else f"exit status {process.returncode}; last lines:\n{_tail(log_file)}"
+            )
+            raise TrainingFailed(f"training job {job.job_id} failed: {reason} (log: {log_file})")
+        return json.loads((job.output_dir / "result.json").read_text())
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """A run that is cancelled must not leave training running behind it."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _tail(path: Path) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-_STDERR_TAIL:])

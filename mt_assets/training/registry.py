@@ -1,0 +1,220 @@
+"""The database side of training: read a tuning config, export its splits to JSONL,
+register the model (`llm.fine_tuned_models`) and its step logs (`llm.training_logs`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from mt_assets.settings import Settings
+from mt_assets.training.spec import TrainingJob
+
+_EXPORT = text(
+    """
+    select tdd.id as tuning_dataset_distribution_id, d.id as dataset_id, d.source_text,
+           d.official_translate, d.source_language, d.target_language, d.source_reference,
+           d.source_paragraph, e.name as edition, tdd.split
+    from llm.tuning_dataset_distribution tdd
+    join llm.dataset d on d.id = tdd.dataset_id
+    join llm.dataset_editions e on e.id = d.edition_id
+    where tdd.tuning_config_id = :config_id and tdd.split in ('train', 'validation')
+    order by tdd.split, d.id
+    """
+)
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def _json(value: Any) -> str:
+    """JSON PostgreSQL accepts: a diverged loss (NaN/inf) is stored as null, not as a number."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value))
+
+
+@dataclass(frozen=True)
+class TuningConfigRow:
+    id: int
+    name: str
+    llm_model: str
+    tuning_methodology: str
+    training_prompt_template: str | None
+    llm_tuning_configs: dict[str, Any]
+    config_sha256: str
+
+    @property
+    def job_id(self) -> str:
+        """Same config, same job: its output dir, hence its checkpoints, survive a failed run."""
+        return f"{self.name}-{self.config_sha256[:10]}"
+
+
+def load_config(engine: Engine, name: str) -> TuningConfigRow:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text(
+                    "select id, name, llm_model, tuning_methodology, training_prompt_template, "
+                    "llm_tuning_configs, data, config_sha256 from llm.tuning_configs where name = :name"
+                ),
+                {"name": name},
+            )
+            .mappings()
+            .one_or_none()
+        )
+    if row is None:
+        raise RegistryError(
+            f"no tuning config named {name!r} in llm.tuning_configs; materialize tuning_configs"
+        )
+    sha = (
+        row["config_sha256"]
+        or hashlib.sha256(
+            json.dumps(
+                [row["llm_model"], row["tuning_methodology"], row["training_prompt_template"]]
+                + [row["llm_tuning_configs"], row["data"]],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+    )
+    return TuningConfigRow(
+        id=row["id"],
+        name=row["name"],
+        llm_model=row["llm_model"],
+        tuning_methodology=row["tuning_methodology"],
+        training_prompt_template=row["training_prompt_template"],
+        llm_tuning_configs=dict(row["llm_tuning_configs"] or {}),
+        config_sha256=sha,
+    )
+
+
+def export_splits(engine: Engine, config: TuningConfigRow, directory: Path) -> dict[str, int]:
+    """train.jsonl and validation.jsonl under directory; returns rows per split."""
+    directory.mkdir(parents=True, exist_ok=True)
+    counts = {"train": 0, "validation": 0}
+    paths = {split: directory / f"{split}.jsonl" for split in counts}
+    handles = {
+        split: (path.with_suffix(".jsonl.tmp")).open("w", encoding="utf-8") for split, path in paths.items()
+    }
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(yield_per=2000).execute(_EXPORT, {"config_id": config.id})
+            for row in result.mappings():
+                record = dict(row)
+                split = record.pop("split")
+                handles[split].write(json.dumps(record, ensure_ascii=False) + "\n")
+                counts[split] += 1
+    finally:
+        for handle in handles.values():
+            handle.close()
+    for path in paths.values():
+        path.with_suffix(".jsonl.tmp").replace(path)
+    if counts["train"] == 0:
+        raise RegistryError(
+            f"tuning config {config.name!r} has no train rows in llm.tuning_dataset_distribution; "
+            "materialize tuning_dataset_distribution for this partition first"
+        )
+    return counts
+
+
+def plan_job(
+    config: TuningConfigRow, settings: Settings, counts: dict[str, int], work_dir: Path
+) -> TrainingJob:
+    settings_json = config.llm_tuning_configs
+    codes = settings_json.get("languages") or {}
+    return TrainingJob(
+        job_id=config.job_id,
+        model_source=config.llm_model,
+        task=settings_json.get("task", "auto"),
+        methodology=config.tuning_methodology,
+        source_language_code=codes.get("source"),
+        target_language_code=codes.get("target"),
+        prompt_template=config.training_prompt_template,
+        training_args=settings_json.get("training_args") or {},
+        lora_config=settings_json.get("lora_config") or {},
+        train_file=work_dir / "train.jsonl",
+        validation_file=work_dir / "validation.jsonl" if counts["validation"] else None,
+        output_dir=settings.home / "adapters" / config.name / config.job_id,
+        models_cache_dir=settings.models_dir,
+    )
+
+
+def start(engine: Engine, config: TuningConfigRow, run_id: str | None) -> int:
+    with engine.begin() as conn:
+        return conn.execute(
+            text(
+                "insert into llm.fine_tuned_models "
+                "(tuning_config_id, status, config_sha256, base_model, methodology, dagster_run_id) "
+                "values (:config_id, 'running', :sha, :base, :methodology, :run_id) returning id"
+            ),
+            {
+                "config_id": config.id,
+                "sha": config.config_sha256,
+                "base": config.llm_model,
+                "methodology": config.tuning_methodology,
+                "run_id": run_id,
+            },
+        ).scalar_one()
+
+
+def log_event(engine: Engine, model_id: int, event: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into llm.training_logs (fine_tuned_model_id, step, epoch, logs) "
+                "values (:model_id, :step, :epoch, cast(:logs as jsonb))"
+            ),
+            {"model_id": model_id, "step": event["step"], "epoch": event.get("epoch"), "logs": _json(event)},
+        )
+
+
+def succeed(engine: Engine, model_id: int, result: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "update llm.fine_tuned_models set status = 'succeeded', pretrained_model_dir_path = :path, "
+                "artefact_sha256 = :sha, metrics = cast(:metrics as jsonb), "
+                "library_versions = cast(:versions as jsonb), finished_at = now(), "
+                "duration_seconds = extract(epoch from now() - started_at), error = null where id = :id"
+            ),
+            {
+                "id": model_id,
+                "path": result["artefact_dir"],
+                "sha": result["artefact_sha256"],
+                "metrics": _json(
+                    {
+                        **result["metrics"],
+                        "trainable_params": result["trainable_params"],
+                        "total_params": result["total_params"],
+                        "global_step": result["global_step"],
+                        "resumed_from": result["resumed_from"],
+                    }
+                ),
+                "versions": _json(result["library_versions"]),
+            },
+        )
+
+
+def fail(engine: Engine, model_id: int, error: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "update llm.fine_tuned_models set status = 'failed', error = :error, finished_at = now(), "
+                "duration_seconds = extract(epoch from now() - started_at) where id = :id"
+            ),
+            {"id": model_id, "error": error[:4000]},
+        )

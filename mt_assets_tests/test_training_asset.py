@@ -1,0 +1,188 @@
+"""`fine_tuned_model` end to end on a Postgres-backed Dagster instance with a tiny model:
+a run killed after its first checkpoint leaves a `failed` row, the next materialization
+resumes from that checkpoint, registers the adapter, and the adapter reloads and generates."""
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import psutil
+import pytest
+import torch
+from peft import PeftModel
+from sqlalchemy import create_engine, text
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig
+
+from mt_assets.assets.training import fine_tuned_model
+from mt_assets.db import urls
+from mt_assets.launchers.local import LocalLauncher
+from mt_assets.resources import DatabaseResource
+from mt_assets.training.artefacts import directory_sha256
+from mt_assets_tests.tiny_models import rows, tiny_m2m100
+
+CONFIG = "tiny-nllb-lora-ar-en"
+
+
+def _seed(db_url: str, model_dir: Path) -> None:
+    engine = create_engine(urls.sqlalchemy(db_url))
+    settings = {
+        "task": "seq2seq",
+        "languages": {"source": "arb_Arab", "target": "eng_Latn"},
+        "training_args": {
+            "max_steps": 12,
+            "save_steps": 2,
+            "logging_steps": 1,
+            "per_device_train_batch_size": 2,
+        },
+        "lora_config": {"r": 4, "lora_alpha": 8},
+    }
+    with engine.begin() as conn:
+        edition = conn.execute(
+            text(
+                "insert into llm.dataset_editions (name, source_language) values ('tiny-ar-en', 'ar') returning id"
+            )
+        ).scalar_one()
+        config = conn.execute(
+            text(
+                "insert into llm.tuning_configs (name, llm_model, tuning_methodology, llm_tuning_configs, "
+                "config_sha256) values (:name, :model, 'lora', cast(:settings as jsonb), :sha) returning id"
+            ),
+            {"name": CONFIG, "model": str(model_dir), "settings": json.dumps(settings), "sha": "ab" * 32},
+        ).scalar_one()
+        for i, row in enumerate(rows(30)):
+            dataset_id = conn.execute(
+                text(
+                    "insert into llm.dataset (edition_id, source_text, official_translate, source_language, "
+                    "source_reference, source_paragraph) values (:e, :s, :t, 'ar', :r, :p) returning id"
+                ),
+                {
+                    "e": edition,
+                    "s": row["source_text"],
+                    "t": row["official_translate"],
+                    "r": row["source_reference"],
+                    "p": row["source_paragraph"],
+                },
+            ).scalar_one()
+            split = "test" if i % 10 == 0 else "validation" if i % 10 == 1 else "train"
+            conn.execute(
+                text(
+                    "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split) "
+                    "values (:c, :d, :split)"
+                ),
+                {"c": config, "d": dataset_id, "split": split},
+            )
+    engine.dispose()
+
+
+def _kill_training_after_first_checkpoint(home: Path, done: threading.Event) -> None:
+    while not done.is_set():
+        if list(home.glob(f"adapters/{CONFIG}/*/checkpoint-*/trainer_state.json")):
+            for child in psutil.Process().children(recursive=True):
+                if "mt_assets.training" in " ".join(child.cmdline()):
+                    child.send_signal(signal.SIGKILL)
+            return
+        time.sleep(0.02)
+
+
+def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_env, db_url, tmp_path):
+    model_dir = tiny_m2m100(tmp_path / "tiny-m2m")
+    _seed(db_url, model_dir)
+    pg_dagster_instance.add_dynamic_partitions("tuning_configs", [CONFIG])
+    resources = {"database": DatabaseResource(url=db_url), "launcher": LocalLauncher(poll_seconds=0.1)}
+    home = Path(mt_env["MT_HOME"])
+
+    done = threading.Event()
+    killer = threading.Thread(target=_kill_training_after_first_checkpoint, args=(home, done))
+    killer.start()
+    first = dg.materialize(
+        [fine_tuned_model],
+        instance=pg_dagster_instance,
+        resources=resources,
+        partition_key=CONFIG,
+        raise_on_error=False,
+    )
+    done.set()
+    killer.join()
+    assert not first.success
+
+    engine = create_engine(urls.sqlalchemy(db_url))
+    with engine.connect() as conn:
+        (failed,) = conn.execute(text("select id, status, error from llm.fine_tuned_models")).all()
+    assert failed.status == "failed" and "exit status" in failed.error
+
+    second = dg.materialize(
+        [fine_tuned_model], instance=pg_dagster_instance, resources=resources, partition_key=CONFIG
+    )
+    assert second.success
+    metadata = second.asset_materializations_for_node("fine_tuned_model")[0].metadata
+    resumed_from = metadata["resumed_from"].value
+    checkpoint_step = int(resumed_from.rsplit("checkpoint-", 1)[1])
+
+    with engine.connect() as conn:
+        models = conn.execute(
+            text(
+                "select id, status, pretrained_model_dir_path, artefact_sha256, metrics, library_versions "
+                "from llm.fine_tuned_models order by id"
+            )
+        ).all()
+        steps = (
+            conn.execute(
+                text(
+                    "select step from llm.training_logs where fine_tuned_model_id = :id "
+                    "and logs->>'loss' is not null order by id"
+                ),
+                {"id": models[1].id},
+            )
+            .scalars()
+            .all()
+        )
+        eval_logs = conn.execute(
+            text(
+                "select count(*) from llm.training_logs where fine_tuned_model_id = :id "
+                "and logs->>'eval_loss' is not null"
+            ),
+            {"id": models[1].id},
+        ).scalar_one()
+    engine.dispose()
+    assert [m.status for m in models] == ["failed", "succeeded"]
+    model = models[1]
+    assert steps == list(range(checkpoint_step + 1, 13))
+    assert eval_logs > 0
+    adapter = Path(model.pretrained_model_dir_path)
+    assert adapter.is_relative_to(home / "adapters" / CONFIG)
+    assert directory_sha256(adapter)[1] == model.artefact_sha256
+    assert model.metrics["global_step"] == 12 and model.metrics["trainable_params"] > 0
+    assert "transformers" in model.library_versions
+    assert metadata["loss_curve"].value.records
+
+    # the pipes log lines reached the run's event log as they happened
+    logs = [e.user_message for e in pg_dagster_instance.all_logs(second.run_id)]
+    assert any('"event": "log"' in m for m in logs)
+
+    tok = AutoTokenizer.from_pretrained(adapter, src_lang="arb_Arab")
+    reloaded = PeftModel.from_pretrained(AutoModelForSeq2SeqLM.from_pretrained(model_dir), adapter).eval()
+    with torch.no_grad():
+        out = reloaded.generate(
+            **tok(["الله النور"], return_tensors="pt"),
+            generation_config=GenerationConfig.from_pretrained(adapter),
+            max_new_tokens=4,
+        )
+    assert out[0, 1].item() == tok.convert_tokens_to_ids("eng_Latn")
+
+
+def test_missing_model_fails_before_export_or_registration(pg_dagster_instance, mt_env, db_url, tmp_path):
+    _seed(db_url, tmp_path / "no-such-model")
+    pg_dagster_instance.add_dynamic_partitions("tuning_configs", [CONFIG])
+    resources = {"database": DatabaseResource(url=db_url), "launcher": LocalLauncher()}
+    with pytest.raises(Exception, match="no such directory"):
+        dg.materialize(
+            [fine_tuned_model], instance=pg_dagster_instance, resources=resources, partition_key=CONFIG
+        )
+    engine = create_engine(urls.sqlalchemy(db_url))
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from llm.fine_tuned_models")).scalar_one() == 0
+    engine.dispose()
+    assert not (Path(mt_env["MT_HOME"]) / "jobs").exists()
