@@ -13,6 +13,7 @@ from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.evaluate import evaluate
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows
 from mt_assets.evaluation.metrics import Metric
+from mt_assets.evaluation.run import evaluate_execution
 from mt_assets.evaluation.scopes import Scope
 from mt_assets.evaluation.segments import score_segments
 from mt_assets.evaluation.store import (
@@ -195,3 +196,33 @@ def test_leaderboard_reads_back_what_was_written(conn: psycopg.Connection, execu
     table = leaderboard_markdown(board)
     assert f"{tuned.scores[Metric.BLEU]:.2f}" in table
     assert f"{tuned.p_value:.4f}" in table
+
+
+def test_evaluate_execution_stores_everything_and_reports_the_worst(
+    conn: psycopg.Connection, execution: int
+) -> None:
+    outcome = evaluate_execution(conn, execution, k_worst=3, n=200)
+    assert outcome.baseline == "tiny-lora-base"
+    assert outcome.translations == 2 * len(SEGMENTS)
+    assert len(_stored(conn)) == len(outcome.scores) == 2 * 4 * 3
+    assert conn.execute("select count(chrf_plus_plus) from llm.translation").fetchone()[0] == 2 * len(SEGMENTS)
+    assert len(outcome.worst) == 3
+    assert {s.row.method for s in outcome.worst} == {"tiny-lora-fine-tuned"}
+    lowest = conn.execute(
+        "select min(t.chrf_plus_plus) from llm.translation t join llm.translation_method m "
+        "on m.id = t.translation_method_id where m.kind = 'fine_tuned'"
+    ).fetchone()[0]
+    assert outcome.worst[0].score == pytest.approx(lowest)
+    assert f"{outcome.worst[0].score:.2f}" in outcome.worst_markdown
+    assert "| tiny-lora-fine-tuned | all |" in outcome.scores_markdown
+
+
+def test_evaluate_execution_of_nothing_raises_and_writes_nothing(conn: psycopg.Connection, execution: int) -> None:
+    conn.execute("update llm.translation set translated_text = ' ' where translation_method_id = "
+                 "(select id from llm.translation_method where name = 'tiny-lora-fine-tuned')")
+    conn.commit()
+    with pytest.raises(EvaluationError, match="method 'tiny-lora-fine-tuned', all: all 12 hypotheses are empty"):
+        evaluate_execution(conn, execution, n=100)
+    assert _stored(conn) == []
+    with pytest.raises(EvaluationError, match=f"translation execution {execution + 1000} has no translations"):
+        evaluate_execution(conn, execution + 1000)
