@@ -93,6 +93,24 @@ def cmd_sample_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
+    from mt_assets.db.connection import make_engine
+    from mt_assets.training.export import ExportError, latest_adapter, merge, verify
+
+    engine = make_engine(ready_database_url(settings))
+    try:
+        model_id, adapter, sha256 = latest_adapter(engine, args.config)
+        verify(adapter, sha256)
+        out = merge(adapter, args.out or settings.home / "exports" / args.config / str(model_id))
+    except ExportError as err:
+        print(f"mt-assets: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mt-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("dataset", choices=["quran"], help="quran: Arabic and Persian with English (needs the demo extra)")
     sample.add_argument("--out", type=Path, help="directory to write (default: MT_RAW_DIR)")
     sample.set_defaults(func=cmd_sample_data)
+
+    export = sub.add_parser("export-model", help="merge a config's newest LoRA adapter into its base model")
+    export.add_argument("config", help="tuning config name")
+    export.add_argument("--out", type=Path, help="directory to write (default: MT_HOME/exports/CONFIG/MODEL_ID)")
+    export.set_defaults(func=cmd_export_model)
     return parser
 
 
