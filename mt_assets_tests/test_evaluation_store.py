@@ -110,6 +110,9 @@ def test_load_rows_reads_the_test_split_only(conn: psycopg.Connection, execution
     assert {r.edition for r in rows} == {"sayings"}
     assert "Leaked." not in {r.hypothesis for r in rows}
     assert baseline_method(conn, execution) == "tiny-lora-base"
+    # Found from the translations too, when the execution's method list was not filled in.
+    conn.execute("delete from llm.translation_execution_models")
+    assert baseline_method(conn, execution) == "tiny-lora-base"
     assert load_rows(conn, execution + 1000) == []
 
 

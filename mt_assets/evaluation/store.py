@@ -66,12 +66,15 @@ def load_rows(conn: psycopg.Connection, execution_id: int) -> list[TranslationRo
 
 
 def baseline_method(conn: psycopg.Connection, execution_id: int) -> str | None:
-    """The execution's one `base` method, or None when it has none or several."""
+    """The execution's one `base` method (registered with it or translating in it), or None
+    when it has none or several."""
     names = conn.execute(
-        "select m.name from llm.translation_execution_models em "
-        "join llm.translation_method m on m.id = em.translation_method_id "
-        "where em.translation_execution_id = %s and m.kind = 'base' order by m.name",
-        (execution_id,),
+        "select m.name from llm.translation_method m where m.kind = 'base' and m.id in ("
+        "  select translation_method_id from llm.translation_execution_models where translation_execution_id = %s"
+        "  union"
+        "  select translation_method_id from llm.translation where translation_execution_id = %s"
+        ") order by m.name",
+        (execution_id, execution_id),
     ).fetchall()
     return names[0][0] if len(names) == 1 else None
 
