@@ -44,10 +44,10 @@ def tuning_configs(context: dg.AssetExecutionContext, database: DatabaseResource
         context.instance.add_dynamic_partitions(tuning_config_partitions.name, added)
 
     errors = [e for item in loaded for e in item.errors]
-    warnings = [w for item in loaded for w in item.warnings]
+    notes = [w for item in loaded for w in item.warnings]
     for line in errors:
         context.log.error(line)
-    for line in warnings:
+    for line in notes:
         context.log.warning(line)
     statuses = {
         s: sum(1 for o in outcomes if o.status == s) for s in ("new", "changed", "updated", "unchanged")
@@ -71,7 +71,7 @@ def tuning_configs(context: dg.AssetExecutionContext, database: DatabaseResource
                 )
             ),
             "errors": dg.MetadataValue.md("\n".join(f"- `{e}`" for e in errors) or "none"),
-            "warnings": dg.MetadataValue.md("\n".join(f"- `{w}`" for w in warnings) or "none"),
+            "warnings": dg.MetadataValue.md("\n".join(f"- `{w}`" for w in notes) or "none"),
         },
         data_version=dg.DataVersion(version[:24]),
         check_results=[

@@ -111,20 +111,23 @@ class CountRow:
     rows: int
 
 
+Outcome = Literal["new", "replaced", "rehashed", "unchanged"]
+
+
 @dataclass(frozen=True)
 class DistributionResult:
     config_id: int
     config_sha256: str
-    outcome: Literal["new", "replaced", "rehashed", "unchanged"]
+    outcome: Outcome
     counts: tuple[CountRow, ...]
     warnings: tuple[str, ...]
+    split_sha256: str  # of the (dataset_id, split) pairs
 
     @property
     def data_version(self) -> str:
-        """Changes when the split or any part of the config changes, so models trained
-        from this partition become stale in Dagster."""
-        listing = "\n".join(f"{c.split}\t{c.source_language}\t{c.edition}\t{c.rows}" for c in self.counts)
-        return f"{self.config_sha256[:16]}-{hashlib.sha256(listing.encode()).hexdigest()[:16]}"
+        """Changes when the split, the rows or any part of the config changes, so models
+        trained from this partition become stale in Dagster."""
+        return f"{self.config_sha256[:16]}-{self.split_sha256[:16]}"
 
 
 def _config(engine: Engine, name: str) -> store.StoredConfig:
@@ -160,10 +163,18 @@ def materialize(engine: Engine, name: str) -> DistributionResult:
         rows = select_rows(conn, cfg.data)
         assignment = assign(cfg, rows)
         outcome = _write(conn, stored.id, name, sha, assignment)
-    return DistributionResult(stored.id, sha, outcome, _count(rows, assignment), stored.loaded.warnings)
+    listing = "\n".join(f"{i}\t{assignment[i]}" for i in sorted(assignment))
+    return DistributionResult(
+        stored.id,
+        sha,
+        outcome,
+        _count(rows, assignment),
+        stored.loaded.warnings,
+        hashlib.sha256(listing.encode()).hexdigest(),
+    )
 
 
-def _write(conn: Connection, config_id: int, name: str, sha: str, assignment: dict[int, Split]):
+def _write(conn: Connection, config_id: int, name: str, sha: str, assignment: dict[int, Split]) -> Outcome:
     current = conn.execute(
         text(
             "select dataset_id, split, config_sha256 from llm.tuning_dataset_distribution where tuning_config_id = :id"
@@ -190,9 +201,9 @@ def _write(conn: Connection, config_id: int, name: str, sha: str, assignment: di
         ).scalar_one()
         if translated:
             raise DistributionError(
-                f"tuning config {name!r} now gives a different split, but {translated} translation(s) reference "
-                "its current split rows; they are kept as history. Save the changed config under a new name "
-                "(a new experiment) or restore the old data settings"
+                f"tuning config {name!r} now gives a different split (its data settings or the selected dataset "
+                f"rows changed), but {translated} translation(s) reference its current split rows; they are kept "
+                "as history. Save the config under a new name (a new experiment), or restore the old data settings"
             )
         conn.execute(
             text("delete from llm.tuning_dataset_distribution where tuning_config_id = :id"),
