@@ -9,6 +9,7 @@ SEED_TABLES = {
     "translation_method", "translation_execution", "translation_execution_models", "translation",
 }
 ADDED_TABLES = {"rejected_rows", "training_logs", "evaluation", "schema_migrations"}
+VIEWS = {"current_dataset_editions", "current_dataset"}
 
 
 def _columns(url: str) -> dict[str, list[tuple]]:
@@ -36,7 +37,10 @@ def _constraints(url: str) -> set[tuple]:
 def test_migrations_create_every_table(empty_db_url):
     applied = migrate(empty_db_url)
     assert [m.version for m in applied] == [m.version for m in discover()]
-    assert set(_columns(empty_db_url)) == SEED_TABLES | ADDED_TABLES
+    assert set(_columns(empty_db_url)) == SEED_TABLES | ADDED_TABLES | VIEWS
+    with psycopg.connect(empty_db_url) as conn:
+        views = conn.execute("select table_name from information_schema.views where table_schema = 'llm'").fetchall()
+    assert {v for (v,) in views} == VIEWS
 
 
 def test_rerun_is_a_noop(empty_db_url):
