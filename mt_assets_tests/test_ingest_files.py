@@ -20,7 +20,7 @@ CASES = [
     ("utf-16", "\ufeffsource_text\n".encode("utf-16-le").join([b"\xff\xfe", b""]),
      "bad.tsv, line 1: file is UTF-16; save it as UTF-8"),
     ("empty file", b"", "bad.tsv: empty file: no header line"),
-    ("header only", HEADER, "bad.tsv: no data rows below the header"),
+    ("header only", HEADER, "bad.tsv: no data rows"),
     ("duplicate header", tsv("a\ta\t1\t1\tb\tfa", header=HEADER.replace("\n", "\tsource_text\n")),
      "bad.tsv, line 1: column 'source_text' appears twice in the header"),
 ]

@@ -150,7 +150,7 @@ def _load(conn: psycopg.Connection, raw: RawFile) -> EditionLoad:
             rows_read += 1
     _same_bytes(raw, hasher)
     if rows_read == 0:
-        raise FileError(spec.path, "no data rows below the header")
+        raise FileError(spec.path, "no data rows")
     _mark_duplicates(conn, raw)
 
     params = {"edition": edition_id, "file": spec.path.name, "sha": raw.sha256, "target": spec.target_language}

@@ -45,7 +45,9 @@ def _as_text(name: str, value: Any) -> str:
 def _paragraph(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and _INTEGER.match(value.strip()):
         number = int(value.strip())
