@@ -93,6 +93,14 @@ def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_e
     pg_dagster_instance.add_dynamic_partitions("tuning_configs", [CONFIG])
     resources = {"database": DatabaseResource(url=db_url), "launcher": LocalLauncher(poll_seconds=0.1)}
     home = Path(mt_env["MT_HOME"])
+    engine = create_engine(urls.sqlalchemy(db_url))
+    with engine.begin() as conn:  # as left by a Dagster process killed mid-training
+        conn.execute(
+            text(
+                "insert into llm.fine_tuned_models (tuning_config_id, status) "
+                "select id, 'running' from llm.tuning_configs"
+            )
+        )
 
     done = threading.Event()
     killer = threading.Thread(target=_kill_training_after_first_checkpoint, args=(home, done))
@@ -108,9 +116,11 @@ def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_e
     killer.join()
     assert not first.success
 
-    engine = create_engine(urls.sqlalchemy(db_url))
     with engine.connect() as conn:
-        (failed,) = conn.execute(text("select id, status, error from llm.fine_tuned_models")).all()
+        stale, failed = conn.execute(
+            text("select id, status, error from llm.fine_tuned_models order by id")
+        ).all()
+    assert stale.status == "failed" and "interrupted" in stale.error
     assert failed.status == "failed" and "exit status" in failed.error
 
     second = dg.materialize(
@@ -134,7 +144,7 @@ def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_e
                     "select step from llm.training_logs where fine_tuned_model_id = :id "
                     "and logs->>'loss' is not null order by id"
                 ),
-                {"id": models[1].id},
+                {"id": models[2].id},
             )
             .scalars()
             .all()
@@ -144,11 +154,10 @@ def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_e
                 "select count(*) from llm.training_logs where fine_tuned_model_id = :id "
                 "and logs->>'eval_loss' is not null"
             ),
-            {"id": models[1].id},
+            {"id": models[2].id},
         ).scalar_one()
-    engine.dispose()
-    assert [m.status for m in models] == ["failed", "succeeded"]
-    model = models[1]
+    assert [m.status for m in models] == ["failed", "failed", "succeeded"]
+    model = models[2]
     assert steps == list(range(checkpoint_step + 1, 13))
     assert eval_logs > 0
     adapter = Path(model.pretrained_model_dir_path)
@@ -171,6 +180,15 @@ def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_e
             max_new_tokens=4,
         )
     assert out[0, 1].item() == tok.convert_tokens_to_ids("eng_Latn")
+
+    # same config, same rows: re-materializing reuses the registered model, trains nothing
+    third = dg.materialize(
+        [fine_tuned_model], instance=pg_dagster_instance, resources=resources, partition_key=CONFIG
+    )
+    assert third.asset_materializations_for_node("fine_tuned_model")[0].metadata["reused"].value is True
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from llm.fine_tuned_models")).scalar_one() == 3
+    engine.dispose()
 
 
 def test_missing_model_fails_before_export_or_registration(pg_dagster_instance, mt_env, db_url, tmp_path):

@@ -129,3 +129,10 @@ def test_entry_point_reports_a_bad_job_as_an_error_event(tmp_path, capsys, monke
     assert entry_point.main([str(bad)]) == 2
     (event,) = _events(capsys.readouterr().out)
     assert event["event"] == "error" and "methodology" in event["message"]
+
+
+def test_a_job_already_training_is_refused(m2m_dir, tmp_path):
+    spec = job(tmp_path, m2m_dir)
+    with checkpoints.claim(spec.output_dir, spec):
+        with pytest.raises(CheckpointError, match="already training"):
+            trainer.run(spec, CollectingReporter())

@@ -24,9 +24,18 @@ def fine_tuned_model(
     settings = Settings.from_env()
     config = registry.load_config(engine, context.partition_key)
     sources.check(config.llm_model)  # a missing model fails here, before any export
-    work_dir = settings.home / "jobs" / config.name / config.job_id
-    counts = registry.export_splits(engine, config, work_dir)
-    job = registry.plan_job(config, settings, counts, work_dir)
+    job, counts = registry.prepare_job(engine, config, settings)
+    previous = registry.succeeded(engine, config, job.job_id)
+    if previous is not None:
+        context.log.info(f"job {job.job_id} already trained (fine_tuned_models.id {previous.id}); reusing it")
+        return dg.MaterializeResult(
+            metadata={
+                "fine_tuned_model_id": previous.id,
+                "artefact_dir": dg.MetadataValue.path(str(previous.path)),
+                "artefact_sha256": previous.artefact_sha256,
+                "reused": True,
+            }
+        )
     model_id = registry.start(engine, config, context.run_id)
     curve: list[dict] = []
 

@@ -8,13 +8,16 @@ refused: training from scratch over it would silently throw work away.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from pathlib import Path
+from typing import IO
 
 from mt_assets.training.spec import TrainingJob
 
 MARKER = "job.json"
+LOCK = ".lock"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _WEIGHTS = (
     "adapter_model.safetensors",
@@ -39,8 +42,9 @@ def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def claim(output_dir: Path, job: TrainingJob) -> None:
-    """Mark output_dir as this job's, refusing one that holds another job's checkpoints."""
+def claim(output_dir: Path, job: TrainingJob) -> IO[str]:
+    """Mark output_dir as this job's, refusing one that holds another job's checkpoints or
+    that another process is training in. Keep the returned lock open while training."""
     marker = output_dir / MARKER
     existing = checkpoints(output_dir)
     if marker.is_file():
@@ -58,7 +62,16 @@ def claim(output_dir: Path, job: TrainingJob) -> None:
             "refusing to train over them: use another output_dir or remove them"
         )
     output_dir.mkdir(parents=True, exist_ok=True)
+    lock = (output_dir / LOCK).open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise CheckpointError(
+            f"another process is already training job {job.job_id!r} in {output_dir}"
+        ) from None
     job.write(marker)
+    return lock
 
 
 def resume_point(output_dir: Path) -> Path | None:

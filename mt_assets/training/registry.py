@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from mt_assets.settings import Settings
+from mt_assets.training.artefacts import directory_sha256
 from mt_assets.training.spec import TrainingJob
 
 _EXPORT = text(
@@ -58,10 +61,19 @@ class TuningConfigRow:
     llm_tuning_configs: dict[str, Any]
     config_sha256: str
 
-    @property
-    def job_id(self) -> str:
-        """Same config, same job: its output dir, hence its checkpoints, survive a failed run."""
-        return f"{self.name}-{self.config_sha256[:10]}"
+
+def job_id(config: TuningConfigRow, data_sha256: str) -> str:
+    """Same config and same rows, same job: its output dir, hence its checkpoints, survive a
+    failed run; changed rows start a new job rather than resuming on different data."""
+    key = hashlib.sha256(f"{config.config_sha256}:{data_sha256}".encode()).hexdigest()
+    return f"{config.name}-{key[:12]}"
+
+
+def data_sha256(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("train.jsonl", "validation.jsonl"):
+        digest.update(name.encode() + b"\0" + (directory / name).read_bytes())
+    return digest.hexdigest()
 
 
 def load_config(engine: Engine, name: str) -> TuningConfigRow:
@@ -132,12 +144,12 @@ def export_splits(engine: Engine, config: TuningConfigRow, directory: Path) -> d
 
 
 def plan_job(
-    config: TuningConfigRow, settings: Settings, counts: dict[str, int], work_dir: Path
+    config: TuningConfigRow, settings: Settings, counts: dict[str, int], work_dir: Path, job: str
 ) -> TrainingJob:
     settings_json = config.llm_tuning_configs
     codes = settings_json.get("languages") or {}
     return TrainingJob(
-        job_id=config.job_id,
+        job_id=job,
         model_source=config.llm_model,
         task=settings_json.get("task", "auto"),
         methodology=config.tuning_methodology,
@@ -148,13 +160,71 @@ def plan_job(
         lora_config=settings_json.get("lora_config") or {},
         train_file=work_dir / "train.jsonl",
         validation_file=work_dir / "validation.jsonl" if counts["validation"] else None,
-        output_dir=settings.home / "adapters" / config.name / config.job_id,
+        output_dir=settings.home / "adapters" / config.name / job,
         models_cache_dir=settings.models_dir,
     )
 
 
+def prepare_job(
+    engine: Engine, config: TuningConfigRow, settings: Settings
+) -> tuple[TrainingJob, dict[str, int]]:
+    """Export the splits, then file them under the job they define (config + rows)."""
+    config_dir = settings.home / "jobs" / config.name
+    config_dir.mkdir(parents=True, exist_ok=True)
+    export_dir = Path(tempfile.mkdtemp(prefix=".export-", dir=config_dir))
+    try:
+        counts = export_splits(engine, config, export_dir)
+        job = job_id(config, data_sha256(export_dir))
+        work_dir = config_dir / job
+        if work_dir.is_dir():
+            shutil.rmtree(export_dir)  # same job, same rows: the files there are identical
+        else:
+            export_dir.rename(work_dir)
+    except BaseException:
+        shutil.rmtree(export_dir, ignore_errors=True)
+        raise
+    return plan_job(config, settings, counts, work_dir, job), counts
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    id: int
+    path: Path
+    artefact_sha256: str
+    metrics: dict[str, Any]
+
+
+def succeeded(engine: Engine, config: TuningConfigRow, job: str) -> RegisteredModel | None:
+    """The newest succeeded model of this exact job (config and rows) whose artefact is intact."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "select id, pretrained_model_dir_path, artefact_sha256, metrics from llm.fine_tuned_models "
+                "where tuning_config_id = :config_id and status = 'succeeded' and metrics->>'job_id' = :job "
+                "order by id desc limit 1"
+            ),
+            {"config_id": config.id, "job": job},
+        ).one_or_none()
+    if row is None:
+        return None
+    model = RegisteredModel(row[0], Path(row[1]), row[2], dict(row[3]))
+    # an artefact deleted or edited since registration is trained again, not reused
+    if not model.path.is_dir() or directory_sha256(model.path)[1] != model.artefact_sha256:
+        return None
+    return model
+
+
 def start(engine: Engine, config: TuningConfigRow, run_id: str | None) -> int:
+    """A `running` row; rows of the same config still `running` were left by a killed process."""
     with engine.begin() as conn:
+        conn.execute(
+            text(
+                "update llm.fine_tuned_models set status = 'failed', finished_at = now(), "
+                "error = 'interrupted: still running when a new run of this config started' "
+                "where tuning_config_id = :config_id and status = 'running'"
+            ),
+            {"config_id": config.id},
+        )
         return conn.execute(
             text(
                 "insert into llm.fine_tuned_models "
@@ -198,6 +268,7 @@ def succeed(engine: Engine, model_id: int, result: dict[str, Any]) -> None:
                 "metrics": _json(
                     {
                         **result["metrics"],
+                        "job_id": result["job_id"],
                         "trainable_params": result["trainable_params"],
                         "total_params": result["total_params"],
                         "global_step": result["global_step"],

@@ -174,9 +174,14 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
-    started = time.perf_counter()
+    """Train, save `final/` and `result.json`; resumes from the newest complete checkpoint."""
     modeling.require_cuda_for_qlora(job.methodology)
-    checkpoints.claim(job.output_dir, job)
+    with checkpoints.claim(job.output_dir, job):
+        return _train(job, reporter)
+
+
+def _train(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
+    started = time.perf_counter()
     resume_from = checkpoints.resume_point(job.output_dir) if job.resume == "auto" else None
     prepared = prepare(job, reporter)
     trainable, total = modeling.parameter_counts(prepared.model)
