@@ -202,7 +202,9 @@ def _train(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
     )
     try:
         output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        eval_metrics = final_eval(trainer) if prepared.validation else {}
+        # eval_strategy "no" is a choice (validation costs CPU minutes): no final evaluation either
+        evaluate = prepared.validation is not None and trainer.args.eval_strategy != "no"
+        eval_metrics = final_eval(trainer) if evaluate else {}
     except Exception as exc:
         if _is_oom(exc):
             raise TrainingError(
