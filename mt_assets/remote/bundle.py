@@ -13,7 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -267,10 +267,15 @@ def _safe_relative(rel: str, remote_dir: str) -> PurePosixPath:
     return path
 
 
-def download_tree(session: SSHSession, remote_dir: str, local_dir: Path) -> dict[str, str]:
-    """Download every file under `remote_dir` into `local_dir`, each verified against the remote
-    manifest. Returns the manifest `{relative path: sha256}`; retried per file on a dropped connection."""
+def download_tree(
+    session: SSHSession, remote_dir: str, local_dir: Path, include: Callable[[str], bool] | None = None
+) -> dict[str, str]:
+    """Download every file under `remote_dir` (or those whose relative path `include` accepts) into
+    `local_dir`, each verified against the remote manifest. Returns the downloaded part of the manifest
+    `{relative path: sha256}`; retried per file on a dropped connection."""
     manifest = session.call(lambda s: remote_manifest(s, remote_dir))
+    if include is not None:
+        manifest = {rel: digest for rel, digest in manifest.items() if include(rel)}
     for rel, digest in manifest.items():
         target = local_dir.joinpath(*_safe_relative(rel, remote_dir).parts)
         if target.is_file() and sha256_file(target) == digest:

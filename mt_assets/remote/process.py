@@ -153,6 +153,17 @@ class RemoteProcess:
         lines = data[:end].decode("utf-8", errors="replace").splitlines()
         return LogChunk(lines, from_offset + end)
 
+    def tail_size(self) -> int:
+        """The log's current size: the offset from which a new launch's lines start."""
+
+        def size(s: SSHSession) -> int:
+            try:
+                return s.sftp.stat(self.log_path).st_size or 0
+            except FileNotFoundError:
+                return 0
+
+        return self.session.call(size)
+
     def follow(
         self,
         from_offset: int = 0,
