@@ -13,8 +13,8 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from mt_assets.ingest.errors import FileError
 from mt_assets.ingest.manifest import SEED_COLUMNS, EditionSpec
@@ -24,8 +24,7 @@ _BOM = b"\xef\xbb\xbf"
 csv.field_size_limit(1 << 30)
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):  # a NamedTuple: one is built per row, and these build fastest
     line: int
     raw: str
     values: tuple[Any, ...] | None  # in SEED_COLUMNS order; None for a value the file lacks
@@ -97,8 +96,15 @@ def _column_indexes(spec: EditionSpec, header: list[str]) -> tuple[int | None, .
     return tuple(names.index(spec.columns[seed]) if spec.columns[seed] in seen else None for seed in SEED_COLUMNS)
 
 
-def _pick(fields: list[str], indexes: tuple[int | None, ...]) -> tuple[str | None, ...]:
-    return tuple(None if i is None else fields[i] for i in indexes)
+def _picker(indexes: tuple[int | None, ...], width: int):
+    """fields -> values in SEED_COLUMNS order; an absent column reads the None appended at `width`."""
+    getter = itemgetter(*(width if i is None else i for i in indexes))
+
+    def pick(fields: list[Any]) -> tuple[Any, ...]:
+        fields.append(None)
+        return getter(fields)
+
+    return pick
 
 
 def _wrong_count(expected: int, found: int) -> str:
@@ -110,8 +116,8 @@ def _delimited(spec: EditionSpec, lines: Iterator[tuple[int, str]]) -> Iterator[
     if first is None:
         raise FileError(spec.path, "empty file: no header line")
     header = _strip_eol(first[1]).split(spec.delimiter)
-    indexes = _column_indexes(spec, header)
     width = len(header)
+    pick = _picker(_column_indexes(spec, header), width)
     delimiter = spec.delimiter
     for n, text in lines:
         line = _strip_eol(text)
@@ -121,7 +127,7 @@ def _delimited(spec: EditionSpec, lines: Iterator[tuple[int, str]]) -> Iterator[
         if len(fields) != width:
             yield Record(n, line, None, _wrong_count(width, len(fields)))
         else:
-            yield Record(n, line, _pick(fields, indexes))
+            yield Record(n, line, pick(fields))
 
 
 def _quoted(spec: EditionSpec, lines: Iterator[tuple[int, str]]) -> Iterator[Record]:
@@ -139,8 +145,8 @@ def _quoted(spec: EditionSpec, lines: Iterator[tuple[int, str]]) -> Iterator[Rec
         raise FileError(spec.path, "empty file: no header line") from None
     except csv.Error as err:
         raise FileError(spec.path, f"malformed header: {err}", 1) from None
-    indexes = _column_indexes(spec, header)
     width = len(header)
+    pick = _picker(_column_indexes(spec, header), width)
     start = reader.line_num + 1
     while True:
         consumed.clear()
@@ -155,7 +161,7 @@ def _quoted(spec: EditionSpec, lines: Iterator[tuple[int, str]]) -> Iterator[Rec
         raw = _strip_eol("".join(consumed))
         if error is None and (not raw or raw.isspace()):
             continue
-        yield Record(line, raw, None if error else _pick(fields, indexes), error)
+        yield Record(line, raw, None if error else pick(fields), error)
 
 
 def _jsonl(spec: EditionSpec, lines: Iterator[tuple[int, str]]) -> Iterator[Record]:

@@ -72,6 +72,7 @@ def length_ratio_outliers(conn: psycopg.Connection, factor: float = RATIO_FACTOR
             select edition_id, source_reference,
                    ln(char_length(official_translate)::float8 / char_length(source_text)) as lr
             from llm.current_dataset
+            where char_length(source_text) > 0 and char_length(official_translate) > 0
         ), m as (
             select edition_id, percentile_cont(0.5) within group (order by lr) as med from r group by 1
         ), scored as (

@@ -31,12 +31,12 @@ def _reject(record: Record, reason: str) -> Staged:
 
 
 def _as_text(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
+    if type(value) is str:
         if "\x00" in value:
             raise ValueError(f"NUL character: in {name}")
         return value
+    if value is None:
+        return ""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"not text: {name} is a JSON {type(value).__name__}")
@@ -71,7 +71,7 @@ class RowRules:
             text = _as_text("source_text", text)
             reference = normalize.clean(_as_text("source_reference", reference))
             translate = normalize.clean(_as_text("official_translate", translate))
-            language = normalize.clean(_as_text("source_language", language)).lower() or self.default_language
+            language = _as_text("source_language", language).strip().lower() or self.default_language
             paragraph = _paragraph(paragraph)
         except ValueError as err:
             return _reject(record, str(err))
