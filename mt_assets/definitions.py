@@ -2,7 +2,7 @@ import os
 
 import dagster as dg
 
-from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
+from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS, INGEST_SENSORS
 from mt_assets.assets.training import fine_tuned_model
 from mt_assets.assets.tuning import TUNING_ASSETS, TUNING_CHECKS, TUNING_SENSORS
 from mt_assets.launchers.local import LocalLauncher
@@ -18,7 +18,7 @@ def _database() -> DatabaseResource:
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *TUNING_ASSETS, fine_tuned_model],
     asset_checks=[*INGEST_CHECKS, *TUNING_CHECKS],
-    sensors=[*TUNING_SENSORS],
+    sensors=[*INGEST_SENSORS, *TUNING_SENSORS],
     schedules=[],
     resources={"database": _database(), "launcher": LocalLauncher()},
 )

@@ -125,3 +125,24 @@ def test_assets_are_in_the_definitions(asset):
     from mt_assets.definitions import defs
 
     assert defs.get_assets_def(asset) is not None
+
+
+def test_sensor_requests_a_run_only_when_raw_files_change(mt_env):
+    from mt_assets.assets.ingest import raw_files_sensor
+
+    raw = Path(mt_env["MT_RAW_DIR"])
+    write(raw, "book.tsv", tsv("یک\t1\t1\tone\tfa"))
+    with dg.instance_for_test() as instance:
+        first = dg.build_sensor_context(instance=instance)
+        assert isinstance(raw_files_sensor(first), dg.RunRequest)
+        unchanged = dg.build_sensor_context(instance=instance, cursor=first.cursor)
+        assert isinstance(raw_files_sensor(unchanged), dg.SkipReason)
+
+        write(raw, "book.tsv", tsv("یک\t1\t1\tone\tfa", "دو\t2\t2\ttwo\tfa"))
+        changed = dg.build_sensor_context(instance=instance, cursor=first.cursor)
+        request = raw_files_sensor(changed)
+        assert isinstance(request, dg.RunRequest) and request.run_key == changed.cursor != first.cursor
+
+        (raw / "notes.txt").write_text("not a data file")
+        ignored = dg.build_sensor_context(instance=instance, cursor=changed.cursor)
+        assert isinstance(raw_files_sensor(ignored), dg.SkipReason)

@@ -7,7 +7,7 @@ from mt_assets.db.migrate import connect
 from mt_assets.ingest import report
 from mt_assets.ingest.errors import ManifestError
 from mt_assets.ingest.load import EditionLoad, load_files
-from mt_assets.ingest.manifest import Discovery, discover
+from mt_assets.ingest.manifest import Discovery, discover, fingerprint
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
 
@@ -187,5 +187,24 @@ def dataset_checks(context: dg.AssetCheckExecutionContext, database: DatabaseRes
                 yield run(conn)
 
 
+@dg.sensor(
+    target=[raw_files, dataset],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Loads the raw files again when a file under MT_RAW_DIR is added, removed or modified "
+    "(unchanged content is skipped by the loader, so a touched file costs one quick run).",
+)
+def raw_files_sensor(context: dg.SensorEvaluationContext):
+    raw_dir = Settings.from_env().raw_dir
+    current = fingerprint(raw_dir)
+    if current is None:
+        return dg.SkipReason(f"{raw_dir} (MT_RAW_DIR) does not exist")
+    if current == context.cursor:
+        return dg.SkipReason(f"no change under {raw_dir}")
+    context.update_cursor(current)
+    return dg.RunRequest(run_key=current)
+
+
 INGEST_ASSETS = [raw_files, dataset]
 INGEST_CHECKS = [dataset_checks]
+INGEST_SENSORS = [raw_files_sensor]

@@ -170,6 +170,21 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def fingerprint(raw_dir: Path) -> str | None:
+    """A cheap digest of the raw files' names, sizes and modification times (and the
+    manifest's), to notice changes without hashing contents; None when the directory is missing."""
+    if not raw_dir.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(raw_dir.rglob("*")):
+        relative = path.relative_to(raw_dir)
+        wanted = path.suffix.lower() in SUFFIXES or relative == Path(MANIFEST)
+        if wanted and path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            stat = path.stat()
+            digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def discover(raw_dir: Path) -> Discovery:
     """Every .tsv/.csv/.jsonl file under raw_dir (hidden ones skipped), with its edition.
 
