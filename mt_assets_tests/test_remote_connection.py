@@ -103,6 +103,13 @@ def test_wrong_client_key_is_a_clear_authentication_error(sshd_server: SSHServer
     assert str(stranger) in str(err.value)
 
 
+def test_refused_password_is_a_clear_authentication_error(sshd_server: SSHServer) -> None:
+    secret = "pw-" + "x9" * 8
+    with pytest.raises(AuthenticationError, match="failed with password") as err:
+        connect(sshd_server.target(key_file=None, password=secret), backoff=FAST)
+    assert secret not in str(err.value)
+
+
 def test_key_material_instead_of_a_file(sshd_server: SSHServer) -> None:
     material = SecretStr(sshd_server.client_key.read_text())
     target = sshd_server.target(key_file=None, private_key=material)

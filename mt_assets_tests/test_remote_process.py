@@ -52,7 +52,7 @@ def _wait_for_lines(process: RemoteProcess, n: int, timeout: float = 20) -> tupl
     while len(lines) < n:
         assert time.monotonic() < deadline, f"only {lines} after {timeout}s"
         chunk = process.tail(offset)
-        lines += chunk.lines
+        lines += chunk.texts
         offset = chunk.next_offset
         time.sleep(0.05)
     return lines, offset
@@ -92,7 +92,7 @@ def test_exit_code_and_stderr_are_recorded(session: SSHSession, sshd_server: SSH
                                   [PY, "-c", "import sys; print('oops', file=sys.stderr); sys.exit(3)"])
     final = process.wait(timeout=20, poll_interval=0.1)
     assert (final.state, final.exit_code, final.succeeded) == ("exited", 3, False)
-    assert process.tail().lines == ["oops"]
+    assert process.tail().texts == [] and process.stderr_tail() == "oops\n"
 
 
 def test_cancel_terminates_the_whole_process_group(session: SSHSession, sshd_server: SSHServer) -> None:
@@ -172,7 +172,7 @@ def test_secret_env_reaches_the_process_but_no_file_log_or_command_line(
             pass
     assert secret.encode() not in Path(f"/proc/{supervisor_pid}/environ").read_bytes()
     assert process.wait(timeout=20, poll_interval=0.1).succeeded
-    assert process.tail().lines == [f"set {hashlib.sha256(secret.encode()).hexdigest()}"]
+    assert process.tail().texts == [f"set {hashlib.sha256(secret.encode()).hexdigest()}"]
     files = [p for p in Path(process.job_dir).rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"run.log", "run.pid", "run.rc", "supervisor.py"}
     for path in files:
@@ -188,3 +188,18 @@ def _alive(pid: int) -> bool:
     # a zombie still answers kill(0); it is dead for our purposes
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split(") ")[-1].split()[0] != "Z"
+
+
+def test_tail_offsets_are_exact_bytes_with_odd_encodings(session: SSHSession, sshd_server: SSHServer) -> None:
+    code = ("import sys\n"
+            "sys.stdout.buffer.write(b'caf\\xc3\\xa9 \\xff bad\\r\\nprogress\\rdone\\n')\n"
+            "sys.stdout.buffer.write(b'partial without newline')\n")
+    process = RemoteProcess.start(session, _job(sshd_server), [PY, "-c", code])
+    assert process.wait(timeout=20, poll_interval=0.1).succeeded
+    first = process.tail(0)
+    assert first.texts == ["caf\u00e9 \ufffd bad", "progress\rdone"]
+    raw = Path(process.log_path).read_bytes()
+    assert [line.end_offset for line in first.lines] == [raw.index(b"\n") + 1, raw.rindex(b"\n") + 1]
+    assert first.next_offset == raw.rindex(b"\n") + 1
+    assert process.tail(first.lines[0].end_offset).texts == ["progress\rdone"]
+    assert process.tail(first.next_offset).texts == []  # an unfinished line waits for its newline

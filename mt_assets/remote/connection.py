@@ -49,6 +49,7 @@ class SSHTarget(BaseModel):
     python: str = Field("python3", description="remote Python that creates the virtualenv")
     connect_timeout: float = Field(15.0, gt=0)
     keepalive_seconds: int = Field(15, ge=0)
+    io_timeout: float = Field(120.0, gt=0, description="an SFTP operation silent this long means a dead link")
 
     @field_validator("host_key_fingerprint")
     @classmethod

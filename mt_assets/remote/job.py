@@ -100,6 +100,7 @@ class RemoteTrainingResult:
     result: dict[str, Any] | None  # result.json with artefact_dir pointing at the local copy
     local_output: Path | None
     manifest: dict[str, str]  # downloaded files, relative to local_output, with their verified sha256
+    stderr_tail: str  # the end of the remote stderr, for the error message when status is not success
 
 
 def run_remote_training(
@@ -152,7 +153,7 @@ def run_remote_training(
             on_line(line.text)
         if should_cancel():
             final = process.cancel(grace=cancel_grace)
-            return RemoteTrainingResult(final, True, relaunches, session.reconnects, None, None, {})
+            return RemoteTrainingResult(final, True, relaunches, session.reconnects, None, None, {}, "")
         final = process.status()
         if final.state == "died" and relaunches < max_relaunches:
             relaunches += 1
@@ -163,11 +164,12 @@ def run_remote_training(
             continue
         break
     if not final.succeeded:
-        return RemoteTrainingResult(final, False, relaunches, session.reconnects, None, None, {})
+        return RemoteTrainingResult(final, False, relaunches, session.reconnects, None, None, {},
+                                    process.stderr_tail())
     manifest = download_tree(session, layout.output, local_output_dir,
                              include=lambda rel: rel == RESULT_FILE or rel.startswith(FINAL_DIR + "/"))
     return RemoteTrainingResult(final, False, relaunches, session.reconnects,
-                                _local_result(local_output_dir), local_output_dir, manifest)
+                                _local_result(local_output_dir), local_output_dir, manifest, "")
 
 
 def _local_result(local_output_dir: Path) -> dict[str, Any]:

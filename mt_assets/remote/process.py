@@ -44,15 +44,19 @@ class ProcessStatus:
 
 
 @dataclass(frozen=True)
-class LogChunk:
-    lines: list[str]
-    next_offset: int  # byte offset just after the last complete line returned
-
-
-@dataclass(frozen=True)
 class LogLine:
     text: str
     end_offset: int  # resume from here after a reconnect to get the following line
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    lines: list[LogLine]
+    next_offset: int  # byte offset just after the last complete line returned
+
+    @property
+    def texts(self) -> list[str]:
+        return [line.text for line in self.lines]
 
 
 class RemoteProcess:
@@ -65,6 +69,7 @@ class RemoteProcess:
         self.name = validate_name(name, "process name")
         self.prefix = posixpath.join(self.job_dir, self.name)
         self.log_path = self.prefix + ".log"
+        self.err_path = self.prefix + ".err"
         self.supervisor_path = posixpath.join(self.job_dir, SUPERVISOR_NAME)
 
     @classmethod
@@ -137,21 +142,40 @@ class RemoteProcess:
     def tail(self, from_offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
         """New complete lines of the log from `from_offset`. A partial last line is left for the next
         call, unless one line alone exceeds `max_bytes` (then it is returned cut, so tailing never stalls)."""
-
-        def read(s: SSHSession) -> bytes:
-            try:
-                with s.sftp.open(self.log_path, "rb") as fh:
-                    fh.seek(from_offset)
-                    return fh.read(max_bytes)
-            except FileNotFoundError:
-                return b""
-
-        data = self.session.call(read)
+        data = self.session.call(lambda s: self._read(s, self.log_path, from_offset, max_bytes))
         end = data.rfind(b"\n") + 1
         if end == 0 and len(data) >= max_bytes:
             end = len(data)
-        lines = data[:end].decode("utf-8", errors="replace").splitlines()
+        body = data[:end]
+        # split on bytes, and only on \n: offsets stay exact whatever the encoding or a stray \r
+        parts, newline = (body[:-1].split(b"\n"), 1) if body.endswith(b"\n") else ([body] if body else [], 0)
+        lines = []
+        offset = from_offset
+        for raw in parts:
+            offset += len(raw) + newline
+            lines.append(LogLine(raw.rstrip(b"\r").decode("utf-8", errors="replace"), offset))
         return LogChunk(lines, from_offset + end)
+
+    def stderr_tail(self, max_bytes: int = 8000) -> str:
+        """The end of the process's stderr (a traceback, a warning), for error messages."""
+
+        def read(s: SSHSession) -> bytes:
+            try:
+                size = s.sftp.stat(self.err_path).st_size or 0
+            except FileNotFoundError:
+                return b""
+            return self._read(s, self.err_path, max(0, size - max_bytes), max_bytes)
+
+        return self.session.call(read).decode("utf-8", errors="replace")
+
+    @staticmethod
+    def _read(s: SSHSession, path: str, offset: int, max_bytes: int) -> bytes:
+        try:
+            with s.sftp.open(path, "rb") as fh:
+                fh.seek(offset)
+                return fh.read(max_bytes)
+        except FileNotFoundError:
+            return b""
 
     def tail_size(self) -> int:
         """The log's current size: the offset from which a new launch's lines start."""
@@ -178,9 +202,7 @@ class RemoteProcess:
             finished = not self.status().running  # checked before reading, so the last lines are not lost
             while True:
                 chunk = self.tail(offset)
-                for text in chunk.lines:
-                    offset += len(text.encode("utf-8", errors="replace")) + 1
-                    yield LogLine(text, offset)
+                yield from chunk.lines
                 offset = chunk.next_offset
                 if not chunk.lines:
                     break

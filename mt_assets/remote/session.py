@@ -75,6 +75,8 @@ class SSHSession:
         client = self.client
         if self._sftp is None or self._sftp.get_channel() is None or self._sftp.get_channel().closed:
             self._sftp = client.open_sftp()
+            # without a timeout an SFTP read on a silently dead link blocks forever
+            self._sftp.get_channel().settimeout(self.target.io_timeout)
         return self._sftp
 
     def absolute(self, path: str) -> str:
@@ -94,7 +96,11 @@ class SSHSession:
             try:
                 return fn(self)
             except (OSError, EOFError, paramiko.SSHException) as exc:
-                if self.connected or isinstance(exc, paramiko.AuthenticationException):
+                if isinstance(exc, paramiko.AuthenticationException):
+                    raise
+                if isinstance(exc, TimeoutError) and self.connected:
+                    self._drop()  # the link went silent: treat it as dropped rather than wait on it
+                elif self.connected:
                     raise
                 if attempt >= len(delays):
                     raise ConnectError(

@@ -9,7 +9,8 @@ to each job and executed as `python supervisor.py MODE PREFIX ...`.
 inside the encrypted SSH channel into this process's memory and then into COMMAND's environment only,
 never onto a command line (visible in `ps`) or into a file. The supervisor double-forks into its own
 session (so closing the connection sends no SIGHUP), runs COMMAND in a new process group with stdout and
-stderr appended to PREFIX.log, and writes PREFIX.pid ("SUPERVISOR_PID CHILD_PID") and, when COMMAND ends,
+stderr appended to PREFIX.log and PREFIX.err (kept apart so the log holds only what the
+command prints on stdout, e.g. one JSON event per line), and writes PREFIX.pid ("SUPERVISOR_PID CHILD_PID") and, when COMMAND ends,
 PREFIX.rc (its exit code; negative = killed by that signal). A missing .rc with a dead supervisor means
 the job died with the host (reboot, OOM killer, runtime recycled).
 """
@@ -108,12 +109,13 @@ def start(prefix, cwd, command):
         os._exit(0)
     devnull = os.open(os.devnull, os.O_RDONLY)
     log = os.open(prefix + ".log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    for fd, target in ((0, devnull), (1, log), (2, log)):
+    err = os.open(prefix + ".err", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    for fd, target in ((0, devnull), (1, log), (2, err)):
         os.dup2(target, fd)
     env = dict(os.environ)
     env.update(extra_env)
     try:
-        child = subprocess.Popen(command, cwd=cwd, env=env, stdin=devnull, stdout=log, stderr=log,
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdin=devnull, stdout=log, stderr=err,
                                  start_new_session=True)
     except OSError as exc:
         os.write(write_end, f"error: cannot start {command[0]!r}: {exc}".encode())
