@@ -94,28 +94,34 @@ def assign(
     max_train_rows: int | None = None,
 ) -> dict[int, Split]:
     """dataset_id -> split for every row kept (all rows unless `max_train_rows` caps train)."""
-    rows = list(rows)
-    order = {row.dataset_id: (unit(seed, row.stable_key), row.stable_key) for row in rows}
-    limits = quotas(rows, test_size, validation_size)
+    # dataset_id only breaks ties between rows with equal keys (no reference, same text).
+    ranked = sorted((unit(seed, key := row.stable_key), key, row.dataset_id, row) for row in rows)
+    limits = quotas((row for *_, row in ranked), test_size, validation_size)
+    # Insertion order = order of each group's first member, i.e. of its smallest u.
+    groups: dict[str, list[Row]] = {}
+    for *_, row in ranked:
+        groups.setdefault(normalise(row.source_text), []).append(row)
 
-    groups: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        groups[normalise(row.source_text)].append(row)
-    taken: dict[Split, Counter[Stratum]] = {"test": Counter(), "validation": Counter()}
+    quota = {
+        "test": {s: q.test for s, q in limits.items()},
+        "validation": {s: q.validation for s, q in limits.items()},
+    }
     result: dict[int, Split] = {}
-    for members in sorted(groups.values(), key=lambda g: min(order[r.dataset_id] for r in g)):
-        per_stratum = Counter(row.stratum for row in members)
+    for members in groups.values():
+        per_stratum = Counter(row.stratum for row in members) if len(members) > 1 else {members[0].stratum: 1}
         split: Split = "train"
         for candidate in ("test", "validation"):
-            if all(taken[candidate][s] + n <= getattr(limits[s], candidate) for s, n in per_stratum.items()):
+            left = quota[candidate]
+            if all(n <= left[s] for s, n in per_stratum.items()):
                 split = candidate
-                taken[candidate].update(per_stratum)
+                for s, n in per_stratum.items():
+                    left[s] -= n
                 break
         for row in members:
             result[row.dataset_id] = split
 
     if max_train_rows is not None:
-        train = sorted((i for i, s in result.items() if s == "train"), key=order.__getitem__)
+        train = [row.dataset_id for *_, row in ranked if result[row.dataset_id] == "train"]
         for dataset_id in train[max_train_rows:]:
             del result[dataset_id]
     return result
