@@ -107,3 +107,11 @@ def test_unit_is_the_documented_hash():
     expected = int.from_bytes(hashlib.sha256(b"13:quran-ar-en:1:1").digest()[:8], "big") / 2**64
     assert splits.unit(13, "quran-ar-en:1:1") == expected
     assert _rows(1)[0].stable_key == "quran-ar-en:1:1"
+
+
+def test_rows_without_reference_are_keyed_by_text_and_kept_together():
+    rows = [Row(i, "e", None, "ar", "same  text" if i < 3 else f"other {i}") for i in range(40)]
+    assignment = _split(rows, test_size=0.25)
+    assert len({assignment[i] for i in range(3)}) == 1
+    assert rows[0].stable_key == "e:text:same text"
+    assert assignment == _split(list(reversed(rows)), test_size=0.25)
