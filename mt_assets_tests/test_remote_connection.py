@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from mt_assets.remote.commands import run
-from mt_assets.remote.connection import Backoff, SSHTarget, connect, fingerprint
+from mt_assets.remote.connection import Backoff, SSHTarget, connect, fingerprint, target_from_env
 from mt_assets.remote.errors import AuthenticationError, ConnectError, HostKeyError
 from mt_assets.remote.session import SSHSession
 from mt_assets_tests.sshd import SSHServer, keygen, running_sshd, write_known_hosts
@@ -171,3 +171,24 @@ def test_session_does_not_retry_errors_on_a_live_connection(sshd_server: SSHServ
         with pytest.raises(FileNotFoundError):
             session.call(lambda s: s.sftp.stat(str(sshd_server.dir / "does-not-exist")))
         assert session.reconnects == 0
+
+
+def test_target_from_environment_variables(sshd_server: SSHServer) -> None:
+    env = {"MT_SSH_HOST": sshd_server.host, "MT_SSH_PORT": str(sshd_server.port), "MT_SSH_USER": sshd_server.user,
+           "MT_SSH_KEY_FILE": str(sshd_server.client_key), "MT_SSH_KNOWN_HOSTS": str(sshd_server.known_hosts),
+           "MT_SSH_WORKDIR": str(sshd_server.dir / "remote"), "MT_SSH_PYTHON": "python3", "OTHER": "ignored"}
+    target = target_from_env(env)
+    client = connect(target)
+    try:
+        assert _whoami(client) == sshd_server.user
+    finally:
+        client.close()
+
+
+def test_bad_environment_names_the_variable_not_the_secret() -> None:
+    with pytest.raises(ValueError) as err:
+        target_from_env({"MT_SSH_HOST": "h", "MT_SSH_PORT": "twenty-two", "MT_SSH_PASSWORD": "s3cr3t-value"})
+    message = str(err.value)
+    assert "MT_SSH_PORT" in message and "MT_SSH_USER" in message and "s3cr3t-value" not in message
+    with pytest.raises(ValueError, match="MT_SSH_KEY_FILE / MT_SSH_PRIVATE_KEY / MT_SSH_PASSWORD"):
+        target_from_env({"MT_SSH_HOST": "h", "MT_SSH_USER": "u"})

@@ -218,7 +218,7 @@ json.dump({"files": files, "symlinks": links}, sys.stdout)
 
 
 def _hash_call(session: SSHSession, args: list[str]) -> dict:
-    result = run(session.client, [session.target.python, "-c", _HASH_SCRIPT, *args], timeout=600)
+    result = run(session.client, [session.target.python, "-S", "-c", _HASH_SCRIPT, *args], timeout=600)
     if result.exit_code != 0:
         raise CommandError(f"hashing {args[1:]} on {session.target.host_port} failed: "
                            f"{result.stderr.strip()[-2000:]}")

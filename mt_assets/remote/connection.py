@@ -13,12 +13,20 @@ import io
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mt_assets.remote.commands import validate_remote_path
 from mt_assets.remote.errors import AuthenticationError, ConnectError, HostKeyError
@@ -262,3 +270,35 @@ def connect(
     raise ConnectError(
         f"cannot connect to {target.address} after {backoff.attempts} attempts; last error: {failures[-1]}"
     )
+
+
+# MT_SSH_* variable -> SSHTarget field; how `MT_LAUNCHER=ssh` runs are configured without code.
+ENV_FIELDS = {
+    "MT_SSH_HOST": "host",
+    "MT_SSH_PORT": "port",
+    "MT_SSH_USER": "user",
+    "MT_SSH_KEY_FILE": "key_file",
+    "MT_SSH_PRIVATE_KEY": "private_key",
+    "MT_SSH_KEY_PASSPHRASE": "key_passphrase",
+    "MT_SSH_PASSWORD": "password",
+    "MT_SSH_KNOWN_HOSTS": "known_hosts",
+    "MT_SSH_HOST_KEY_FINGERPRINT": "host_key_fingerprint",
+    "MT_SSH_INSECURE_ACCEPT_UNKNOWN_HOST_KEY": "insecure_accept_unknown_host_key",
+    "MT_SSH_WORKDIR": "workdir",
+    "MT_SSH_PYTHON": "python",
+}
+
+
+def target_from_env(environ: Mapping[str, str]) -> SSHTarget:
+    """An SSHTarget from MT_SSH_* variables; errors name the variable, never its (maybe secret) value."""
+    values = {field: environ[name] for name, field in ENV_FIELDS.items() if environ.get(name)}
+    try:
+        return SSHTarget(**values)
+    except ValidationError as exc:
+        by_field = {field: name for name, field in ENV_FIELDS.items()}
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            where = by_field.get(field, "MT_SSH_KEY_FILE / MT_SSH_PRIVATE_KEY / MT_SSH_PASSWORD")
+            problems.append(f"{where}: {error['msg']}")
+        raise ValueError("invalid SSH launcher settings: " + "; ".join(problems)) from None

@@ -91,7 +91,7 @@ class RemoteProcess:
         workdir = session.absolute(validate_remote_path(cwd, "cwd")) if cwd else process.job_dir
         session.call(lambda s: ensure_remote_dir(s.sftp, process.job_dir))
         session.call(lambda s: upload_file(s.sftp, Path(supervisor.__file__), process.supervisor_path))
-        command = [session.target.python, process.supervisor_path, "start", process.prefix, workdir, "--",
+        command = [session.target.python, "-S", process.supervisor_path, "start", process.prefix, workdir, "--",
                    *argv]
         attempts: list[int] = []
 
@@ -113,7 +113,7 @@ class RemoteProcess:
 
     def _supervisor(self, *args: str) -> dict:
         def call(s: SSHSession) -> dict:
-            result = run(s.client, [s.target.python, self.supervisor_path, *args], timeout=60)
+            result = run(s.client, [s.target.python, "-S", self.supervisor_path, *args], timeout=60)
             if result.exit_code != 0:
                 raise CommandError(f"{self.supervisor_path} {args[0]} failed on {s.target.host_port}: "
                                    f"{result.stderr.strip()[-2000:]}")

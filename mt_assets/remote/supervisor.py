@@ -1,5 +1,6 @@
 """Runs ON THE REMOTE HOST, as a plain script (stdlib only, any Python 3.8+): it is uploaded next
-to each job and executed as `python supervisor.py MODE PREFIX ...`.
+to each job and executed as `python -S supervisor.py MODE PREFIX ...` (-S: no site-packages to scan,
+so each status poll starts fast).
 
     start PREFIX CWD -- COMMAND...   detach COMMAND from the SSH session and print "started SUP CHILD"
     status PREFIX                    print JSON {state, exit_code, pid}

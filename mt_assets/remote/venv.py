@@ -70,7 +70,7 @@ def ensure_venv(
     venv = session.absolute(validate_remote_path(venv_dir) if venv_dir else remote_join(session.target.workdir,
                                                                                          "venv"))
     wheel = session.absolute(validate_remote_path(wheel_remote_path, "wheel path"))
-    argv = [session.target.python, "-c", _ENSURE_SCRIPT, venv, wheel, wheel_sha256,
+    argv = [session.target.python, "-S", "-c", _ENSURE_SCRIPT, venv, wheel, wheel_sha256,
             "deps" if install_dependencies else "no-deps", MARKER]
     result = session.call(lambda s: run(s.client, argv, timeout=timeout))
     if result.exit_code != 0:
