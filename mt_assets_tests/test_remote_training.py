@@ -16,6 +16,7 @@ import pytest
 from mt_assets.remote import job as remote_job
 from mt_assets.remote.connection import Backoff
 from mt_assets.remote.job import RemoteJobLayout, parse_event, run_remote_training, training_argv
+from mt_assets.remote.process import RemoteProcess
 from mt_assets.remote.session import SSHSession
 from mt_assets.training import trainer
 from mt_assets_tests import tiny_models
@@ -96,6 +97,21 @@ def test_cancel_stops_the_remote_training(session: SSHSession, model_dir: Path, 
     assert outcome.cancelled and outcome.result is None
     assert (outcome.status.state, outcome.status.exit_code) == ("exited", -signal.SIGTERM)
     assert not (tmp_path / "local").exists()
+
+
+def test_an_interrupt_cancels_the_remote_training_and_propagates(
+    session: SSHSession, model_dir: Path, tmp_path: Path
+) -> None:
+    job = _job(tmp_path, model_dir, max_steps=100000)
+
+    def terminated_from_the_ui() -> bool:
+        raise KeyboardInterrupt  # what a Dagster run termination looks like inside the step
+
+    with pytest.raises(KeyboardInterrupt):
+        run_remote_training(session, job, local_output_dir=tmp_path / "local", wheel_cache_dir=tmp_path,
+                            should_cancel=terminated_from_the_ui, python=PY, poll_interval=0.1, cancel_grace=10)
+    status = RemoteProcess(session, RemoteJobLayout.for_job(session, job.job_id).dir).status()
+    assert (status.state, status.exit_code) == ("exited", -signal.SIGTERM)
 
 
 def test_accelerate_command_for_several_gpus() -> None:

@@ -122,8 +122,10 @@ def run_remote_training(
     """Run `job` on the session's host and bring its artefact back into `local_output_dir`.
 
     `python` skips the wheel and virtualenv steps (a remote Python that already has this package).
-    A still-running remote job of the same id is re-attached, not restarted; a job that died with its
-    host is relaunched (the trainer resumes from its newest checkpoint) up to `max_relaunches` times.
+    A still-running remote job of the same id is re-attached, not restarted (its log is replayed from the
+    start); a job that died with its host is relaunched (the trainer resumes from its newest checkpoint)
+    up to `max_relaunches` times. `should_cancel()` true, or an interrupt such as Dagster's run
+    termination (a BaseException), cancels the remote job; other errors leave it running.
     """
     layout = RemoteJobLayout.for_job(session, job.job_id)
     if python is None:
@@ -148,9 +150,17 @@ def run_remote_training(
         offset = process.tail_size()
         process = RemoteProcess.start(session, layout.dir, argv, env=env)
     while True:
-        for line in process.follow(offset, poll_interval=poll_interval, should_stop=should_cancel):
-            offset = line.end_offset
-            on_line(line.text)
+        try:
+            for line in process.follow(offset, poll_interval=poll_interval, should_stop=should_cancel):
+                offset = line.end_offset
+                on_line(line.text)
+        except Exception:
+            raise  # e.g. the host unreachable for good: the remote job keeps running, a re-run re-attaches
+        except BaseException:
+            # an interrupt (Ctrl-C, Dagster's run termination) means "stop": the remote job must stop too
+            log.warning("interrupted: cancelling the remote job %s", layout.dir)
+            process.cancel(grace=cancel_grace)
+            raise
         if should_cancel():
             final = process.cancel(grace=cancel_grace)
             return RemoteTrainingResult(final, True, relaunches, session.reconnects, None, None, {}, "")
