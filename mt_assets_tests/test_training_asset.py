@@ -32,7 +32,7 @@ def _seed(db_url: str, model_dir: Path) -> None:
         "task": "seq2seq",
         "languages": {"source": "arb_Arab", "target": "eng_Latn"},
         "training_args": {
-            "max_steps": 12,
+            "max_steps": 30,
             "save_steps": 2,
             "logging_steps": 1,
             "per_device_train_batch_size": 2,
@@ -77,9 +77,15 @@ def _seed(db_url: str, model_dir: Path) -> None:
     engine.dispose()
 
 
-def _kill_training_after_first_checkpoint(home: Path, done: threading.Event) -> None:
+def _kill_training_after_first_checkpoint(home: Path, engine, done: threading.Event, seen: list[int]) -> None:
+    """Kill the training process once a checkpoint exists and log rows have reached the
+    database: rows present while it still runs show they land as they happen."""
     while not done.is_set():
-        if list(home.glob(f"adapters/{CONFIG}/*/checkpoint-*/trainer_state.json")):
+        checkpointed = list(home.glob(f"adapters/{CONFIG}/*/checkpoint-*/trainer_state.json"))
+        with engine.connect() as conn:
+            rows = conn.execute(text("select count(*) from llm.training_logs")).scalar_one()
+        if checkpointed and rows:
+            seen.append(rows)
             for child in psutil.Process().children(recursive=True):
                 if "mt_assets.training" in " ".join(child.cmdline()):
                     child.send_signal(signal.SIGKILL)
@@ -103,7 +109,8 @@ def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_e
         )
 
     done = threading.Event()
-    killer = threading.Thread(target=_kill_training_after_first_checkpoint, args=(home, done))
+    seen: list[int] = []
+    killer = threading.Thread(target=_kill_training_after_first_checkpoint, args=(home, engine, done, seen))
     killer.start()
     first = dg.materialize(
         [fine_tuned_model],
@@ -115,6 +122,7 @@ def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_e
     done.set()
     killer.join()
     assert not first.success
+    assert seen and seen[0] > 0
 
     with engine.connect() as conn:
         stale, failed = conn.execute(
@@ -158,12 +166,12 @@ def test_fine_tuned_model_trains_registers_and_resumes(pg_dagster_instance, mt_e
         ).scalar_one()
     assert [m.status for m in models] == ["failed", "failed", "succeeded"]
     model = models[2]
-    assert steps == list(range(checkpoint_step + 1, 13))
+    assert steps == list(range(checkpoint_step + 1, 31))
     assert eval_logs > 0
     adapter = Path(model.pretrained_model_dir_path)
     assert adapter.is_relative_to(home / "adapters" / CONFIG)
     assert directory_sha256(adapter)[1] == model.artefact_sha256
-    assert model.metrics["global_step"] == 12 and model.metrics["trainable_params"] > 0
+    assert model.metrics["global_step"] == 30 and model.metrics["trainable_params"] > 0
     assert "transformers" in model.library_versions
     assert metadata["loss_curve"].value.records
 
