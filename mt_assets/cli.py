@@ -111,6 +111,22 @@ def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
+    from mt_assets.db.migrate import connect
+    from mt_assets.evaluation.errors import EvaluationError
+    from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows
+    from mt_assets.evaluation.store import load_leaderboard
+
+    with connect(ready_database_url(settings)) as conn:
+        records = load_leaderboard(conn)
+    try:
+        print(leaderboard_markdown(leaderboard_rows(records)), end="")
+    except EvaluationError as err:
+        print(f"mt-assets: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mt-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("config", help="tuning config name")
     export.add_argument("--out", type=Path, help="directory to write (default: MT_HOME/exports/CONFIG/MODEL_ID)")
     export.set_defaults(func=cmd_export_model)
+
+    board = sub.add_parser("leaderboard", help="print all configs and methods side by side (markdown)")
+    board.set_defaults(func=cmd_leaderboard)
     return parser
 
 

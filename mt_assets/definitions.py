@@ -2,6 +2,7 @@ import os
 
 import dagster as dg
 
+from mt_assets.assets.evaluation import EVALUATION_ASSETS
 from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS, INGEST_SENSORS
 from mt_assets.assets.training import fine_tuned_model
 from mt_assets.assets.tuning import TUNING_ASSETS, TUNING_CHECKS, TUNING_SENSORS
@@ -16,7 +17,7 @@ def _database() -> DatabaseResource:
 
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS, *TUNING_ASSETS, fine_tuned_model],
+    assets=[*INGEST_ASSETS, *TUNING_ASSETS, fine_tuned_model, *EVALUATION_ASSETS],
     asset_checks=[*INGEST_CHECKS, *TUNING_CHECKS],
     sensors=[*INGEST_SENSORS, *TUNING_SENSORS],
     schedules=[],

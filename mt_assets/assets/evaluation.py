@@ -1,0 +1,230 @@
+"""Translate each config's test split with every method, score the outputs, rank everything."""
+
+from typing import Literal
+
+import dagster as dg
+
+from mt_assets.db.migrate import connect
+from mt_assets.evaluation.errors import EvaluationError
+from mt_assets.evaluation.gate import DEFAULT_ALPHA, not_worse_than_baseline
+from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
+from mt_assets.evaluation.run import evaluate_execution
+from mt_assets.evaluation.store import load_leaderboard
+from mt_assets.partitions import tuning_config_partitions
+from mt_assets.resources import DatabaseResource
+from mt_assets.settings import Settings
+from mt_assets.training.sources import ModelSourceError
+from mt_assets.translation.errors import TranslationError
+from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
+from mt_assets.translation.methods import FINE_TUNED
+from mt_assets.translation.run import samples, translate_config
+
+GATE_CHECK = "fine_tuned_not_worse_than_base"
+
+
+def _cell(value: object) -> str:
+    return " ".join(str(value).split()).replace("|", "\\|")[:160] or "(empty)"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class TranslationsConfig(dg.Config):
+    batch_size: int = 16  # rows generated together; lower it if a batch runs out of memory
+
+
+@dg.asset(
+    partitions_def=tuning_config_partitions,
+    deps=[dg.AssetKey("fine_tuned_model"), dg.AssetKey("tuning_dataset_distribution")],
+    group_name="evaluation",
+    description="Translates the partition's test split with its base model and its newest fine-tuned model "
+    "(batched, length-sorted, adapter loaded once) into llm.translation. Resumable: only rows a method has "
+    "not translated yet are generated.",
+)
+def translations(
+    context: dg.AssetExecutionContext, config: TranslationsConfig, database: DatabaseResource
+) -> dg.MaterializeResult:
+    settings = Settings.from_env()
+    with connect(database.connection_url, autocommit=True) as conn:
+        try:
+            outcome = translate_config(
+                conn, context.partition_key, settings, context.log.info, config.batch_size
+            )
+        except (TranslationError, ModelSourceError) as err:
+            raise dg.Failure(str(err)) from None
+        user_executions, problems = _user_executions(conn, settings, context.partition_key)
+        examples = samples(conn, outcome.execution.id)
+    for line in problems:
+        context.log.error(line)
+    metadata: dict[str, object] = {
+        "execution": outcome.execution.name,
+        "methods": dg.MetadataValue.md(
+            _table(
+                ("method", "kind", "test rows", "already translated", "translated now", "sentences/s"),
+                [
+                    (
+                        m.method,
+                        m.kind,
+                        m.test_rows,
+                        m.already_translated,
+                        m.translated,
+                        f"{m.sentences_per_second:.2f}" if m.sentences_per_second else "—",
+                    )
+                    for m in outcome.methods
+                ],
+            )
+        ),
+        "translated_now": sum(m.translated for m in outcome.methods),
+        "samples": dg.MetadataValue.md(_table(("method", "source", "output", "reference"), examples)),
+        "invalidated_methods": ", ".join(outcome.execution.invalidated) or "none",
+        "user_executions": dg.MetadataValue.md(
+            "\n".join(f"- {line}" for line in user_executions) or "none involving this config"
+        ),
+        "execution_file_errors": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in problems) or "none"),
+    }
+    for m in outcome.methods:
+        if m.sentences_per_second:
+            metadata[f"sentences_per_second/{m.kind}"] = m.sentences_per_second
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _user_executions(conn, settings: Settings, config_name: str) -> tuple[list[str], list[str]]:
+    """Register the configs/executions/*.yaml executions that involve this config."""
+    loaded, problems = load_execution_dir(settings.config_dir)
+    lines = []
+    for item in loaded:
+        if not any(m.rsplit(":", 1)[0] == config_name for m in item.spec.methods):
+            continue
+        try:
+            result = ensure_user_execution(conn, item)
+        except TranslationError as err:
+            problems.append(str(err))
+            continue
+        state = (
+            f"registered (id {result.id})"
+            if result.id is not None
+            else f"waiting for {', '.join(result.missing_methods)} (run translations for their configs)"
+        )
+        lines.append(f"{result.name}: {state}; {result.shared_test_rows} shared test rows")
+    return lines, problems
+
+
+class EvaluationConfig(dg.Config):
+    gate_severity: Literal["WARN", "ERROR"] = "WARN"
+    gate_alpha: float = DEFAULT_ALPHA
+
+
+@dg.asset(
+    partitions_def=tuning_config_partitions,
+    deps=[translations],
+    group_name="evaluation",
+    description="sacrebleu BLEU, chrF++ and TER per method (overall, per language, per edition) with "
+    "signatures, paired bootstrap p-values against the base method, segment chrF++; into llm.evaluation.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            GATE_CHECK,
+            asset="evaluation",
+            description="The fine-tuned method is not significantly worse than the base method on chrF++.",
+        )
+    ],
+)
+def evaluation(
+    context: dg.AssetExecutionContext, config: EvaluationConfig, database: DatabaseResource
+) -> dg.MaterializeResult:
+    with connect(database.connection_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select id from llm.translation_execution where name = %s", (context.partition_key,)
+        ).fetchone()
+        if row is None:
+            raise dg.Failure(
+                f"no translation execution {context.partition_key!r}: materialize translations first"
+            )
+        try:
+            outcome = evaluate_execution(conn, row[0])
+        except EvaluationError as err:
+            raise dg.Failure(str(err)) from None
+        tuned = [
+            r[0]
+            for r in conn.execute(
+                "select m.name from llm.translation_method m join llm.translation_execution_models x "
+                "on x.translation_method_id = m.id where x.translation_execution_id = %s and m.kind = %s",
+                (row[0], FINE_TUNED),
+            )
+        ]
+    return dg.MaterializeResult(
+        metadata={
+            "execution": context.partition_key,
+            "baseline": outcome.baseline or "none",
+            "translations": outcome.translations,
+            "scores": dg.MetadataValue.md(outcome.scores_markdown),
+            "worst_segments": dg.MetadataValue.md(outcome.worst_markdown),
+        },
+        check_results=[_gate(outcome, tuned, config)],
+    )
+
+
+def _gate(outcome, tuned: list[str], config: EvaluationConfig) -> dg.AssetCheckResult:
+    """An undecidable gate (no fine-tuned model, too few segments for a p-value) is reported as
+    not passed, with a warning and the reason: not tested is not the same as not worse."""
+    if len(tuned) != 1 or outcome.baseline is None:
+        return dg.AssetCheckResult(
+            check_name=GATE_CHECK,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="not decided: the execution needs one base and one fine-tuned method "
+            f"(base: {outcome.baseline or 'none'}, fine-tuned: {', '.join(tuned) or 'none'})",
+            metadata={"decided": False},
+        )
+    try:
+        gate = not_worse_than_baseline(outcome.scores, tuned[0], outcome.baseline, alpha=config.gate_alpha)
+    except EvaluationError as err:
+        return dg.AssetCheckResult(
+            check_name=GATE_CHECK,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"not decided: {err}",
+            metadata={"decided": False},
+        )
+    return dg.AssetCheckResult(
+        check_name=GATE_CHECK,
+        passed=gate.passed,
+        severity=dg.AssetCheckSeverity[config.gate_severity],
+        description=gate.description,
+        metadata={
+            "decided": True,
+            "metric": gate.metric.label,
+            "fine_tuned_score": gate.method_score,
+            "base_score": gate.baseline_score,
+            "p_value": gate.p_value,
+            "alpha": gate.alpha,
+        },
+    )
+
+
+@dg.asset(
+    deps=[evaluation],
+    group_name="evaluation",
+    description="Every config and method side by side (BLEU, chrF++, TER, p-value vs base, test rows, "
+    "training time): a markdown table and a bar chart. `mt-assets leaderboard` prints the same table.",
+)
+def leaderboard(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
+    with connect(database.connection_url) as conn:
+        records = load_leaderboard(conn)
+    try:
+        rows = leaderboard_rows(records)
+        report = leaderboard_report(rows)
+    except EvaluationError as err:
+        raise dg.Failure(str(err)) from None
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(rows),
+            "leaderboard": dg.MetadataValue.md(leaderboard_markdown(rows)),
+            "report": dg.MetadataValue.md(report),
+        }
+    )
+
+
+EVALUATION_ASSETS = [translations, evaluation, leaderboard]

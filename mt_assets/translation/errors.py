@@ -1,0 +1,2 @@
+class TranslationError(ValueError):
+    """A translation step that cannot run as asked; the message names what to fix."""

@@ -1,0 +1,259 @@
+"""Batched, length-sorted generation for one TranslationJob.
+
+The model (and its PEFT adapter, merged into the weights) is loaded once. Rows are sorted
+by tokenized length, longest first, so each batch pads little and a too-long batch fails at
+the start rather than at the end. Seq2seq models with language codes (NLLB) get the
+source code as `src_lang` and the target code as the forced first token; decoder LLMs get
+left padding and stop at the first newline or EOS of each row.
+
+Events (one dict each, in order of completion):
+  {"event": "start", "method", "task", "total"}
+  {"event": "translation", "tuning_dataset_distribution_id", "translated_text", "latency_ms"}
+  {"event": "progress", "done", "total", "sentences_per_second", "eta_seconds"}
+  {"event": "done", "method", "total", "seconds", "sentences_per_second"}
+`latency_ms` is the row's share of its batch's wall time (batch time / batch size): rows
+generated together have no separate latency of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+
+from mt_assets import prompts
+from mt_assets.training import data, sources
+from mt_assets.training.model import detect_task
+from mt_assets.translation.errors import TranslationError
+from mt_assets.translation.spec import INPUT_FIELDS, TranslationJob
+
+Emit = Callable[[dict[str, Any]], None]
+STOP_TEXT = "\n"
+# Between rendered few-shot examples: a blank line, so an example never runs into the next prompt.
+EXAMPLE_SEPARATOR = "\n\n"
+
+
+def read_inputs(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TranslationError(f"{path}: cannot read: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TranslationError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise TranslationError(f"{path}:{number}: a row must be a JSON object")
+        for field in INPUT_FIELDS:
+            if row.get(field) in (None, ""):
+                raise TranslationError(f"{path}:{number}: field {field!r} is missing or empty")
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class Loaded:
+    task: str
+    tokenizer: Any
+    model: Any
+    device: torch.device
+
+
+def load(job: TranslationJob) -> Loaded:
+    model_dir = sources.resolve(job.model_source, job.models_cache_dir)
+    task = detect_task(model_dir, job.task)
+    if task == "causal" and not job.prompt_template:
+        raise TranslationError(f"{job.method}: a decoder LLM needs a prompt template")
+    # Left padding: a decoder continues from the last position, which must be the prompt's end.
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left" if task == "causal" else "right")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    cls = AutoModelForSeq2SeqLM if task == "seq2seq" else AutoModelForCausalLM
+    model = cls.from_pretrained(model_dir, dtype=dtype)
+    if job.adapter_dir is not None:
+        from peft import PeftModel
+
+        if not (job.adapter_dir / "adapter_config.json").is_file():
+            raise TranslationError(
+                f"{job.method}: {job.adapter_dir} is not a PEFT adapter (no adapter_config.json)"
+            )
+        # Merged once, the adapter costs nothing per generated token.
+        model = PeftModel.from_pretrained(model, job.adapter_dir).merge_and_unload()
+    return Loaded(task, tokenizer, model.to(device).eval(), device)
+
+
+class StopAtNewline(StoppingCriteria):
+    """Ends a row when its newest token contains a newline (EOS ends it anyway). Decides by
+    decoding tokens, memoised per id, because tokenizers spell newlines differently."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._seen: dict[int, bool] = {}
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        flags = []
+        for token in input_ids[:, -1].tolist():
+            if token not in self._seen:
+                self._seen[token] = STOP_TEXT in self._tokenizer.decode([token])
+            flags.append(self._seen[token])
+        return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
+
+
+def cut_at_stop(text: str) -> str:
+    """The translation is the continuation up to its first newline."""
+    return text.split(STOP_TEXT, 1)[0].strip()
+
+
+def few_shot_prefix(job: TranslationJob) -> str:
+    blocks = []
+    for example in job.few_shot:
+        prompt = prompts.render(job.prompt_template or "", example)
+        sep = "" if prompt[-1].isspace() else " "  # as training joins prompt and target
+        blocks.append(prompt + sep + example["official_translate"].strip())
+    return "".join(block + EXAMPLE_SEPARATOR for block in blocks)
+
+
+def _prompt(job: TranslationJob, prefix: str, row: dict[str, Any]) -> str:
+    try:
+        return prefix + prompts.render(job.prompt_template or "", row)
+    except (KeyError, ValueError) as exc:
+        raise TranslationError(
+            f"row {row['tuning_dataset_distribution_id']}: cannot render the prompt: {exc}"
+        ) from None
+
+
+def _batches(order: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(order), size):
+        yield list(order[start : start + size])
+
+
+def _inputs(job: TranslationJob, loaded: Loaded, rows: list[dict[str, Any]]) -> list[str]:
+    if loaded.task == "seq2seq":
+        return [r["source_text"] for r in rows]
+    prefix = few_shot_prefix(job)
+    return [_prompt(job, prefix, r) for r in rows]
+
+
+def _plan(
+    job: TranslationJob, loaded: Loaded, rows: list[dict[str, Any]], texts: list[str]
+) -> list[tuple[tuple, list[int]]]:
+    """Groups of row indices sharing language codes, each sorted longest first."""
+    tok = loaded.tokenizer
+    codes_needed = loaded.task == "seq2seq" and data.has_language_codes(tok)
+    groups: dict[tuple, list[int]] = {}
+    for index, row in enumerate(rows):
+        key = (
+            data.model_codes(row, job.source_language_code, job.target_language_code) if codes_needed else ()
+        )
+        groups.setdefault(key, []).append(index)
+    lengths = [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+    return [(key, sorted(indices, key=lambda i: (-lengths[i], i))) for key, indices in sorted(groups.items())]
+
+
+def generate_ids(
+    job: TranslationJob, loaded: Loaded, texts: list[str], codes: tuple, stop: StopAtNewline
+) -> torch.Tensor:
+    """The generated token ids of one batch (for decoder LLMs without the prompt)."""
+    tok, model = loaded.tokenizer, loaded.model
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": job.max_new_tokens,
+        "num_beams": job.num_beams,
+        "do_sample": False,
+        "pad_token_id": tok.pad_token_id,
+    }
+    if codes:
+        source, target = codes
+        data.language_code(tok, source)
+        tok.src_lang = source
+        # NLLB must start every translation with the target language's code token.
+        kwargs["forced_bos_token_id"] = data.language_code(tok, target)
+    if loaded.task == "causal":
+        kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
+        if tok.eos_token_id is not None:
+            kwargs["eos_token_id"] = tok.eos_token_id
+    encoded = tok(texts, return_tensors="pt", padding=True).to(loaded.device)
+    with torch.inference_mode():
+        output = model.generate(**encoded, **kwargs)
+    return output[:, encoded["input_ids"].shape[1] :] if loaded.task == "causal" else output
+
+
+def decode(loaded: Loaded, ids: torch.Tensor) -> list[str]:
+    texts = loaded.tokenizer.batch_decode(ids, skip_special_tokens=True)
+    if loaded.task == "causal":
+        return [cut_at_stop(t) for t in texts]
+    return [t.strip() for t in texts]
+
+
+def run_translation(job: TranslationJob, emit: Emit) -> int:
+    """Translate every row of job.input_file; returns how many were translated. An empty
+    output is a real (bad) translation and is emitted as ""; a model that cannot load or
+    generate raises."""
+    rows = read_inputs(job.input_file)
+    total = len(rows)
+    if total == 0:
+        emit(
+            {"event": "done", "method": job.method, "total": 0, "seconds": 0.0, "sentences_per_second": None}
+        )
+        return 0
+    loaded = load(job)
+    emit({"event": "start", "method": job.method, "task": loaded.task, "total": total})
+    texts = _inputs(job, loaded, rows)
+    stop = StopAtNewline(loaded.tokenizer)
+    started = time.perf_counter()
+    done = 0
+    for codes, order in _plan(job, loaded, rows, texts):
+        for batch in _batches(order, job.batch_size):
+            batch_rows = [rows[i] for i in batch]
+            batch_started = time.perf_counter()
+            outputs = decode(loaded, generate_ids(job, loaded, [texts[i] for i in batch], codes, stop))
+            latency_ms = (time.perf_counter() - batch_started) * 1000 / len(batch)
+            for row, text in zip(batch_rows, outputs, strict=True):
+                emit(
+                    {
+                        "event": "translation",
+                        "tuning_dataset_distribution_id": row["tuning_dataset_distribution_id"],
+                        "translated_text": text,
+                        "latency_ms": latency_ms,
+                    }
+                )
+            done += len(batch)
+            elapsed = time.perf_counter() - started
+            rate = done / elapsed if elapsed > 0 else None
+            emit(
+                {
+                    "event": "progress",
+                    "done": done,
+                    "total": total,
+                    "sentences_per_second": rate,
+                    "eta_seconds": (total - done) / rate if rate else None,
+                }
+            )
+    seconds = time.perf_counter() - started
+    emit(
+        {
+            "event": "done",
+            "method": job.method,
+            "total": total,
+            "seconds": seconds,
+            "sentences_per_second": total / seconds if seconds > 0 else None,
+        }
+    )
+    return total

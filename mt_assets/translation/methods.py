@@ -1,0 +1,253 @@
+"""Translation methods and executions in PostgreSQL (psycopg 3).
+
+Per tuning config `C`:
+- `C:base` (kind base): the config's model as it is; zero-shot for seq2seq models, a k-shot
+  prompt (k = llm_tuning_configs.generation.few_shot, examples from the train split) for
+  decoder LLMs;
+- `C:fine-tuned` (kind fine_tuned): the newest succeeded model trained from the current
+  config (same config_sha256), when there is one;
+- the execution `C`, linking both, translating C's test split.
+
+The generation settings are stored with each method. A method whose definition changed (a
+new fine-tuned model, other beams, another prompt) loses its old translations and scores:
+they were produced by something else, and resuming on top of them would mix two systems.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from mt_assets.translation.errors import TranslationError
+from mt_assets.tuning import models
+from mt_assets.tuning.config import Generation
+
+BASE, FINE_TUNED = "base", "fine_tuned"
+_SUFFIX = {BASE: "base", FINE_TUNED: "fine-tuned"}
+
+
+def method_name(config: str, kind: str) -> str:
+    return f"{config}:{_SUFFIX[kind]}"
+
+
+@dataclass(frozen=True)
+class ConfigRow:
+    id: int
+    name: str
+    llm_model: str
+    template: str | None
+    settings: dict[str, Any]
+    config_sha256: str | None
+
+    @property
+    def task(self) -> str:
+        return models.describe(self.llm_model, self.settings.get("task", "auto")).kind
+
+    @property
+    def generation(self) -> Generation:
+        return Generation.model_validate(self.settings.get("generation") or {})
+
+
+@dataclass(frozen=True)
+class FineTunedModel:
+    id: int
+    path: str
+    base_model: str
+    artefact_sha256: str | None
+
+
+@dataclass(frozen=True)
+class Method:
+    id: int
+    name: str
+    kind: str
+    config: ConfigRow
+    generation: dict[str, Any]
+    model: FineTunedModel | None  # the fine_tuned method's model
+
+
+@dataclass(frozen=True)
+class Execution:
+    id: int
+    name: str
+    methods: tuple[Method, ...]
+    invalidated: tuple[str, ...] = ()  # methods whose old translations were dropped now
+
+
+def load_config(conn: psycopg.Connection, name: str) -> ConfigRow:
+    row = conn.execute(
+        "select id, name, llm_model, training_prompt_template, llm_tuning_configs, config_sha256 "
+        "from llm.tuning_configs where name = %s",
+        (name,),
+    ).fetchone()
+    if row is None:
+        raise TranslationError(
+            f"no tuning config named {name!r} in llm.tuning_configs; materialize tuning_configs"
+        )
+    return ConfigRow(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5])
+
+
+def newest_model(conn: psycopg.Connection, config: ConfigRow) -> FineTunedModel | None:
+    """The newest succeeded model trained from this version of the config."""
+    row = conn.execute(
+        "select id, pretrained_model_dir_path, coalesce(base_model, %s), artefact_sha256 "
+        "from llm.fine_tuned_models where tuning_config_id = %s and status = 'succeeded' "
+        "and pretrained_model_dir_path is not null "
+        "and (config_sha256 is null or %s::text is null or config_sha256 = %s) order by id desc limit 1",
+        (config.llm_model, config.id, config.config_sha256, config.config_sha256),
+    ).fetchone()
+    return FineTunedModel(*row) if row else None
+
+
+def generation_config(config: ConfigRow, kind: str) -> dict[str, Any]:
+    gen = config.generation
+    task = config.task
+    out: dict[str, Any] = {
+        "task": task,
+        "num_beams": gen.num_beams,
+        "max_new_tokens": gen.max_new_tokens,
+        "do_sample": False,
+    }
+    if task == "causal":
+        out["stop"] = ["newline", "eos"]
+        out["prompt_template"] = config.template
+        # The fine-tuned model learned the zero-shot prompt; only the untuned base needs examples.
+        out["few_shot"] = gen.few_shot if kind == BASE else 0
+    else:
+        out["stop"] = ["eos"]
+        out["languages"] = config.settings.get("languages")
+    return out
+
+
+def _upsert_method(
+    conn: psycopg.Connection,
+    name: str,
+    kind: str,
+    config: ConfigRow,
+    llm_model: str,
+    model_id: int | None,
+    generation: dict[str, Any],
+) -> tuple[int, bool]:
+    """(method id, whether an existing definition changed and its outputs were dropped)."""
+    existing = conn.execute(
+        "select id, kind, llm_model, fine_tuned_model_id, generation_config, tuning_config_id "
+        "from llm.translation_method where name = %s for update",
+        (name,),
+    ).fetchone()
+    if existing is None:
+        method_id = conn.execute(
+            "insert into llm.translation_method "
+            "(name, description, llm_model, fine_tuned_model_id, tuning_config_id, kind, generation_config) "
+            "values (%s, %s, %s, %s, %s, %s, %s::jsonb) returning id",
+            (
+                name,
+                f"{config.name}: {_SUFFIX[kind]} model",
+                llm_model,
+                model_id,
+                config.id,
+                kind,
+                json.dumps(generation),
+            ),
+        ).fetchone()[0]
+        return method_id, False
+    method_id = existing[0]
+    if tuple(existing[1:]) == (kind, llm_model, model_id, generation, config.id):
+        return method_id, False
+    conn.execute(
+        "update llm.translation_method set kind = %s, llm_model = %s, fine_tuned_model_id = %s, "
+        "generation_config = %s::jsonb, tuning_config_id = %s where id = %s",
+        (kind, llm_model, model_id, json.dumps(generation), config.id, method_id),
+    )
+    dropped = _drop_outputs(conn, method_id)
+    return method_id, dropped
+
+
+def _drop_outputs(conn: psycopg.Connection, method_id: int) -> bool:
+    scores = conn.execute(
+        "delete from llm.evaluation where translation_method_id = %s", (method_id,)
+    ).rowcount
+    rows = conn.execute("delete from llm.translation where translation_method_id = %s", (method_id,)).rowcount
+    return bool(scores or rows)
+
+
+def _upsert_execution(conn: psycopg.Connection, name: str, description: str, config_id: int | None) -> int:
+    return conn.execute(
+        "insert into llm.translation_execution (name, description, tuning_config_id) values (%s, %s, %s) "
+        "on conflict (name) do update set description = excluded.description, "
+        "tuning_config_id = excluded.tuning_config_id returning id",
+        (name, description, config_id),
+    ).fetchone()[0]
+
+
+def _link(conn: psycopg.Connection, execution_id: int, method_ids: list[int]) -> None:
+    """The execution's methods are exactly these; a method dropped from it takes its
+    translations in this execution and its scores there along."""
+    gone = [
+        r[0]
+        for r in conn.execute(
+            "delete from llm.translation_execution_models where translation_execution_id = %s "
+            "and translation_method_id <> all(%s) returning translation_method_id",
+            (execution_id, method_ids),
+        ).fetchall()
+    ]
+    if gone:
+        conn.execute(
+            "delete from llm.evaluation where translation_execution_id = %s and translation_method_id = any(%s)",
+            (execution_id, gone),
+        )
+        conn.execute(
+            "delete from llm.translation where translation_execution_id = %s and translation_method_id = any(%s)",
+            (execution_id, gone),
+        )
+    for method_id in method_ids:
+        conn.execute(
+            "insert into llm.translation_execution_models (translation_execution_id, translation_method_id) "
+            "values (%s, %s) on conflict on constraint translation_execution_models_key do nothing",
+            (execution_id, method_id),
+        )
+
+
+def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execution:
+    """Upsert the config's methods and its execution, in one transaction."""
+    with conn.transaction():
+        config = load_config(conn, config_name)
+        methods: list[Method] = []
+        invalidated: list[str] = []
+        base_generation = generation_config(config, BASE)
+        base_id, changed = _upsert_method(
+            conn, method_name(config.name, BASE), BASE, config, config.llm_model, None, base_generation
+        )
+        methods.append(Method(base_id, method_name(config.name, BASE), BASE, config, base_generation, None))
+        if changed:
+            invalidated.append(method_name(config.name, BASE))
+        model = newest_model(conn, config)
+        tuned_name = method_name(config.name, FINE_TUNED)
+        if model is not None:
+            tuned_generation = generation_config(config, FINE_TUNED)
+            tuned_id, changed = _upsert_method(
+                conn, tuned_name, FINE_TUNED, config, model.base_model, model.id, tuned_generation
+            )
+            methods.append(Method(tuned_id, tuned_name, FINE_TUNED, config, tuned_generation, model))
+            if changed:
+                invalidated.append(tuned_name)
+        else:
+            stale = conn.execute(
+                "select id from llm.translation_method where name = %s", (tuned_name,)
+            ).fetchone()
+            if stale is not None and _drop_outputs(conn, stale[0]):
+                invalidated.append(tuned_name)  # its model is gone or from an older config version
+        execution_id = _upsert_execution(
+            conn, config.name, f"{config.name}: its methods on its test split", config.id
+        )
+        _link(conn, execution_id, [m.id for m in methods])
+    return Execution(execution_id, config.name, tuple(methods), tuple(invalidated))
+
+
+def test_row_count(conn: psycopg.Connection, config_id: int) -> int:
+    return conn.execute(
+        "select count(*) from llm.tuning_dataset_distribution where tuning_config_id = %s and split = 'test'",
+        (config_id,),
+    ).fetchone()[0]

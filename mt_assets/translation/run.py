@@ -1,0 +1,191 @@
+"""The translations step for one tuning config, so the Dagster asset stays thin: ensure its
+methods and execution, translate what each method has not translated yet, store outputs
+as they arrive."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from mt_assets.settings import Settings
+from mt_assets.training.artefacts import directory_sha256
+from mt_assets.translation import store
+from mt_assets.translation.errors import TranslationError
+from mt_assets.translation.generate import Emit, run_translation
+from mt_assets.translation.methods import (
+    FINE_TUNED,
+    Execution,
+    Method,
+    ensure_config_execution,
+    test_row_count,
+)
+from mt_assets.translation.spec import TranslationJob
+
+Log = Callable[[str], None]
+# Progress lines at most this often, so a long run's log stays readable.
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class MethodOutcome:
+    method: str
+    kind: str
+    test_rows: int
+    already_translated: int
+    translated: int
+    seconds: float
+
+    @property
+    def sentences_per_second(self) -> float | None:
+        return self.translated / self.seconds if self.translated and self.seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class TranslationOutcome:
+    execution: Execution
+    methods: tuple[MethodOutcome, ...]
+
+
+def _safe(name: str) -> str:
+    return name.replace(":", "--")
+
+
+def plan_job(
+    method: Method, input_file: Path, few_shot: list[dict[str, Any]], settings: Settings, batch_size: int
+) -> TranslationJob:
+    config, gen = method.config, method.generation
+    codes = gen.get("languages") or {}
+    model_source, adapter = config.llm_model, None
+    if method.kind == FINE_TUNED:
+        model = method.model
+        path = Path(model.path)
+        if not path.is_dir():
+            raise TranslationError(
+                f"{method.name}: fine-tuned model {model.id} is missing its artefact {path}"
+            )
+        if model.artefact_sha256 and directory_sha256(path)[1] != model.artefact_sha256:
+            raise TranslationError(
+                f"{method.name}: artefact {path} no longer matches fine_tuned_models.id {model.id}'s checksum; "
+                "materialize fine_tuned_model again"
+            )
+        if (path / "adapter_config.json").is_file():
+            model_source, adapter = model.base_model, path
+        else:  # full fine-tuning: the artefact is a whole model
+            model_source = str(path)
+    return TranslationJob(
+        method=method.name,
+        model_source=model_source,
+        adapter_dir=adapter,
+        task=gen["task"],
+        source_language_code=codes.get("source"),
+        target_language_code=codes.get("target"),
+        prompt_template=gen.get("prompt_template"),
+        few_shot=tuple(few_shot),
+        num_beams=gen["num_beams"],
+        max_new_tokens=gen["max_new_tokens"],
+        batch_size=batch_size,
+        input_file=input_file,
+        models_cache_dir=settings.models_dir,
+    )
+
+
+def _progress_logger(method: str, log: Log) -> Emit:
+    last = [0.0]
+
+    def on_progress(event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if event["done"] < event["total"] and now - last[0] < PROGRESS_EVERY_SECONDS:
+            return
+        last[0] = now
+        rate, eta = event["sentences_per_second"], event["eta_seconds"]
+        log(
+            f"{method}: {event['done']}/{event['total']} translated, {rate:.2f} sentences/s, ETA {eta:.0f} s"
+            if rate
+            else f"{method}: {event['done']}/{event['total']}"
+        )
+
+    return on_progress
+
+
+def translate_config(
+    conn: psycopg.Connection,
+    config_name: str,
+    settings: Settings,
+    log: Log,
+    batch_size: int = 16,
+    write_batch: int = 16,
+) -> TranslationOutcome:
+    """`conn` must be in autocommit mode: each written batch is committed on its own."""
+    execution = ensure_config_execution(conn, config_name)
+    for name in execution.invalidated:
+        log(
+            f"{name}: its definition changed (model or generation settings); old translations and scores dropped"
+        )
+    outcomes = []
+    for method in execution.methods:
+        total = test_row_count(conn, method.config.id)
+        if total == 0:
+            raise TranslationError(
+                f"tuning config {config_name!r} has no test rows; materialize tuning_dataset_distribution "
+                "(and check data.test_size)"
+            )
+        pending = store.pending_rows(conn, method.config.id, method.id)
+        if not pending:
+            log(f"{method.name}: all {total} test rows already translated")
+            outcomes.append(MethodOutcome(method.name, method.kind, total, total, 0, 0.0))
+            continue
+        work = settings.home / "translations" / config_name / _safe(method.name)
+        input_file = store.write_input(pending, work / "input.jsonl")
+        few_shot = store.few_shot_examples(conn, method.config.id, method.generation.get("few_shot", 0))
+        job = plan_job(method, input_file, few_shot, settings, batch_size)
+        job.write(work / "job.json")
+        log(
+            f"{method.name}: translating {len(pending)} of {total} test rows ({total - len(pending)} already done)"
+        )
+        writer = store.TranslationWriter(conn, method.id, execution.id, write_batch)
+        on_progress = _progress_logger(method.name, log)
+
+        def emit(event: dict[str, Any], writer=writer, on_progress=on_progress) -> None:
+            if event["event"] == "translation":
+                writer.add(event)
+            elif event["event"] == "progress":
+                on_progress(event)
+
+        started = time.perf_counter()
+        try:
+            run_translation(job, emit)
+        finally:
+            writer.flush()  # what was translated before a failure is kept for the next run
+        outcomes.append(
+            MethodOutcome(
+                method.name,
+                method.kind,
+                total,
+                total - len(pending),
+                writer.written,
+                time.perf_counter() - started,
+            )
+        )
+    return TranslationOutcome(execution, tuple(outcomes))
+
+
+def samples(
+    conn: psycopg.Connection, execution_id: int, segments: int = 3
+) -> list[tuple[str, str, str, str]]:
+    """(method, source, output, reference) of the first few segments, every method's output."""
+    return conn.execute(
+        "with first as (select distinct td.dataset_id from llm.translation t "
+        "  join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id "
+        "  where t.translation_execution_id = %(x)s order by td.dataset_id limit %(n)s) "
+        "select m.name, d.source_text, t.translated_text, d.official_translate from llm.translation t "
+        "join llm.translation_method m on m.id = t.translation_method_id "
+        "join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id "
+        "join llm.dataset d on d.id = td.dataset_id "
+        "where t.translation_execution_id = %(x)s and d.id in (select dataset_id from first) order by d.id, m.name",
+        {"x": execution_id, "n": segments},
+    ).fetchall()

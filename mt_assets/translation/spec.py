@@ -1,0 +1,56 @@
+"""The translation job: everything a translation process needs, as one JSON file.
+
+Like the training job it crosses process and host boundaries (in-process from the asset,
+`python -m mt_assets.translation JOB.json` locally or on a GPU host), so it is plain data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+EXAMPLE_FIELDS = ("source_text", "official_translate", "source_language")
+INPUT_FIELDS = ("tuning_dataset_distribution_id", "source_text", "source_language")
+
+
+class TranslationJob(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: str = Field(description="translation_method.name the outputs belong to")
+    model_source: str = Field(description="hub id, local directory, gguf:PATH or pypi:PACKAGE")
+    adapter_dir: Path | None = Field(None, description="PEFT adapter applied on top of model_source")
+    task: Literal["auto", "seq2seq", "causal"] = "auto"
+    source_language_code: str | None = Field(None, description="model-side code, e.g. arb_Arab (seq2seq)")
+    target_language_code: str | None = Field(None, description="model-side code, e.g. eng_Latn (seq2seq)")
+    prompt_template: str | None = Field(None, description="decoder LLMs; see mt_assets.prompts")
+    few_shot: tuple[dict[str, Any], ...] = Field(
+        (),
+        description="train rows (source_text, official_translate, source_language, ...) shown before each prompt",
+    )
+    num_beams: int = Field(1, ge=1)
+    max_new_tokens: int = Field(256, ge=1)
+    batch_size: int = Field(16, ge=1)
+    input_file: Path = Field(description="JSONL of rows to translate (INPUT_FIELDS and template variables)")
+    models_cache_dir: Path
+
+    @field_validator("few_shot")
+    @classmethod
+    def _complete_examples(cls, examples: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+        for index, example in enumerate(examples):
+            missing = [
+                f for f in EXAMPLE_FIELDS if not isinstance(example.get(f), str) or not example[f].strip()
+            ]
+            if missing:
+                raise ValueError(f"few_shot[{index}]: missing or empty {', '.join(missing)}")
+        return examples
+
+    def write(self, path: Path) -> Path:
+        path.write_text(self.model_dump_json(indent=2))
+        return path
+
+    @classmethod
+    def read(cls, path: Path) -> TranslationJob:
+        return cls.model_validate(json.loads(path.read_text()))
