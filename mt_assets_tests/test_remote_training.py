@@ -53,6 +53,7 @@ def test_trainer_file_names_match(tmp_path: Path) -> None:
     assert (remote_job.FINAL_DIR, remote_job.RESULT_FILE) == (trainer.FINAL_DIR, trainer.RESULT_FILE)
 
 
+@pytest.mark.slow  # two trainer start-ups (torch + transformers imports) on the "remote"
 def test_tiny_model_trains_over_ssh_survives_its_host_dying_and_the_artefact_is_verified(
     session: SSHSession, model_dir: Path, tmp_path: Path
 ) -> None:
