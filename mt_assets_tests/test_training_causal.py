@@ -63,3 +63,15 @@ def test_lora_adapter_reloads_and_generates(llama_dir, tmp_path):
 def test_template_rendering_an_empty_prompt_is_refused(llama_dir, tmp_path):
     with pytest.raises(ValueError, match="empty prompt"):
         trainer.prepare(job(tmp_path, llama_dir, prompt_template="   "), CollectingReporter())
+
+
+def test_out_of_memory_is_reported_with_the_batch_size_to_lower(llama_dir, tmp_path, monkeypatch):
+    def exhausted(self, model, inputs, num_items_in_batch=None):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(trainer.CountingTrainer, "training_step", exhausted)
+    with pytest.raises(
+        trainer.TrainingError, match=r"out of memory.*per_device_train_batch_size \(currently 4\)"
+    ):
+        trainer.run(job(tmp_path, llama_dir), CollectingReporter())
+    assert not (tmp_path / "out" / "result.json").exists()
