@@ -91,8 +91,10 @@ def test_no_files_is_a_clear_failure(mt_env, db_url):
     assert "mt-assets sample-data quran" in message
 
 
-def test_dagster_cli_materializes_sample_data_twice(tmp_path):
-    """The acceptance path: sample data, `mt-assets env`, `dagster asset materialize` twice."""
+@pytest.mark.slow  # each CLI process and each Dagster step imports the whole code location
+def test_dagster_cli_materializes_sample_data(tmp_path):
+    """The acceptance path: sample data, `mt-assets env`, `dagster asset materialize`.
+    (Re-runs are covered in-process above: each CLI step re-imports the code location.)"""
     home = Path(tempfile.mkdtemp(prefix="mt-home-", dir="/tmp"))
     home.chmod(0o755)
     bindir = str(Path(sys.executable).parent)
@@ -103,18 +105,17 @@ set -e
 mt-assets sample-data quran --out {tmp_path}/raw
 eval "$(mt-assets env)"
 export MT_RAW_DIR={tmp_path}/raw
-for i in 1 2; do
-  dagster asset materialize -m mt_assets --select raw_files,dataset
-  psql "$(mt-assets db url)" -Atc "select e.name || '=' || count(*) from llm.dataset d
-      join llm.dataset_editions e on e.id = d.edition_id group by e.name order by 1"
-done
+dagster asset materialize -m mt_assets --select raw_files,dataset
+psql "${{MT_DAGSTER_DATABASE_URL/postgresql+psycopg2/postgresql}}" -Atc "select e.name || '=' || count(*) from llm.dataset d
+    join llm.dataset_editions e on e.id = d.edition_id group by e.name order by 1"
 """
     try:
         out = subprocess.run(["bash", "-c", script], env=env, cwd=home, capture_output=True, text=True, timeout=400)
         assert out.returncode == 0, out.stderr[-3000:]
         counts = [line for line in out.stdout.splitlines() if line.startswith("quran-")]
-        assert counts == ["quran-ar-en=6236", "quran-fa-en=6236"] * 2
+        assert counts == ["quran-ar-en=6236", "quran-fa-en=6236"]
         assert "RUN_SUCCESS" in out.stderr
+        assert "Asset check 'accounting' on 'dataset' passed" in out.stderr
     finally:
         subprocess.run([sys.executable, "-m", "mt_assets.cli", "db", "stop"], env=env, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
