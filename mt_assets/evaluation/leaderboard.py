@@ -7,8 +7,6 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from matplotlib.figure import Figure
-
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.metrics import Metric
 
@@ -145,6 +143,9 @@ def leaderboard_chart_png(rows: Sequence[LeaderboardRow]) -> bytes:
     if not rows:
         raise EvaluationError("nothing to chart: the leaderboard is empty")
     # A bare Figure renders with Agg and never touches pyplot's global state or a display.
+    # Imported here: matplotlib costs every Dagster process a second at start-up otherwise.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(max(6.0, 1.4 * len(rows) + 2), 4.5), dpi=100)
     axes = figure.subplots()
     width = 0.8 / len(Metric)
