@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -48,7 +49,7 @@ class SSHServer:
             "key_file": self.client_key,
             "known_hosts": self.known_hosts,
             "workdir": str(self.dir / "remote"),
-            "python": "/tmp/venv/bin/python" if Path("/tmp/venv/bin/python").exists() else "python3",
+            "python": sys.executable,
             "connect_timeout": 5.0,
         }
         values.update(overrides)

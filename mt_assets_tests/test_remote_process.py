@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from mt_assets.remote.session import SSHSession
 from mt_assets_tests.sshd import SSHServer, running_sshd
 
 FAST = Backoff(attempts=4, initial=0.05, factor=2.0)
-PY = "/tmp/venv/bin/python" if Path("/tmp/venv/bin/python").exists() else "python3"
+PY = sys.executable  # the "remote" is this machine: its Python has every dependency
 
 
 @pytest.fixture(scope="module")

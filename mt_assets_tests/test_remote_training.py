@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from mt_assets.training import trainer
 from mt_assets_tests import tiny_models
 from mt_assets_tests.sshd import SSHServer, running_sshd
 
-PY = "/tmp/venv/bin/python" if Path("/tmp/venv/bin/python").exists() else "python3"
+PY = sys.executable  # the "remote" is this machine: its Python has every dependency
 
 
 @pytest.fixture(scope="module")
