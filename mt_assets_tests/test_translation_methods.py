@@ -118,6 +118,7 @@ def test_pending_rows_and_few_shot_examples(db_url):
         writer.add({"tuning_dataset_distribution_id": ids[8], "translated_text": "again", "latency_ms": 1.0})
         writer.flush()  # a row translated twice keeps its first output
         assert conn.execute("select translated_text from llm.translation").fetchall() == [("",)]
+        assert writer.written == 1
         assert [
             r["tuning_dataset_distribution_id"] for r in store.pending_rows(conn, config_id, base.id)
         ] == ids[9:11]

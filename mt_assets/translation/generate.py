@@ -187,12 +187,20 @@ def generate_ids(
         kwargs["forced_bos_token_id"] = data.language_code(tok, target)
     if loaded.task == "causal":
         kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
-        if tok.eos_token_id is not None:
-            kwargs["eos_token_id"] = tok.eos_token_id
+        kwargs["eos_token_id"] = _eos_ids(model, tok)
     encoded = tok(texts, return_tensors="pt", padding=True).to(loaded.device)
     with torch.inference_mode():
         output = model.generate(**encoded, **kwargs)
     return output[:, encoded["input_ids"].shape[1] :] if loaded.task == "causal" else output
+
+
+def _eos_ids(model: Any, tok: Any) -> list[int] | None:
+    """The model's own end tokens (Gemma has several, e.g. <eos> and <end_of_turn>) plus the tokenizer's."""
+    configured = model.generation_config.eos_token_id
+    ids = list(configured) if isinstance(configured, list) else [] if configured is None else [configured]
+    if tok.eos_token_id is not None and tok.eos_token_id not in ids:
+        ids.append(tok.eos_token_id)
+    return ids or None
 
 
 def decode(loaded: Loaded, ids: torch.Tensor) -> list[str]:

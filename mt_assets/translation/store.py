@@ -111,5 +111,5 @@ class TranslationWriter:
             return
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.executemany(_INSERT, self._buffer)
-        self.written += len(self._buffer)
+            self.written += cur.rowcount  # rows inserted; a row stored meanwhile by another run is skipped
         self._buffer = []
