@@ -127,6 +127,12 @@ def cmd_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from mt_assets import demo
+
+    return demo.run(settings, tuple(args.configs) if args.configs else demo.DEMO_CONFIGS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mt-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = sub.add_parser("env", help='print export lines: eval "$(mt-assets env)"')
     env.set_defaults(func=cmd_env)
+
+    demo = sub.add_parser("demo", help="the whole pipeline on the Quran sample and Gemma 3 270M, then the leaderboard")
+    demo.add_argument("--configs", nargs="+", metavar="NAME", help="config names to run (default: the two Gemma demo configs)")
+    demo.set_defaults(func=cmd_demo)
 
     dev = sub.add_parser("dev", help="start the database and the Dagster UI")
     dev.add_argument("--host", default="127.0.0.1")

@@ -6,7 +6,10 @@ from mt_assets.assets.evaluation import EVALUATION_ASSETS
 from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS, INGEST_SENSORS
 from mt_assets.assets.training import fine_tuned_model
 from mt_assets.assets.tuning import TUNING_ASSETS, TUNING_CHECKS, TUNING_SENSORS
+from mt_assets.jobs import JOBS
+from mt_assets.launchers.base import TrainingLauncher
 from mt_assets.launchers.local import LocalLauncher
+from mt_assets.launchers.ssh import SSHLauncher
 from mt_assets.resources import DatabaseResource
 
 
@@ -16,10 +19,21 @@ def _database() -> DatabaseResource:
     return DatabaseResource()
 
 
+def _launcher() -> TrainingLauncher:
+    """MT_LAUNCHER=local (default) trains here; MT_LAUNCHER=ssh on the MT_SSH_* host."""
+    kind = os.environ.get("MT_LAUNCHER", "local")
+    if kind == "local":
+        return LocalLauncher()
+    if kind == "ssh":
+        return SSHLauncher.from_env()
+    raise ValueError(f"MT_LAUNCHER must be 'local' or 'ssh', not {kind!r}")
+
+
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *TUNING_ASSETS, fine_tuned_model, *EVALUATION_ASSETS],
     asset_checks=[*INGEST_CHECKS, *TUNING_CHECKS],
     sensors=[*INGEST_SENSORS, *TUNING_SENSORS],
+    jobs=JOBS,
     schedules=[],
-    resources={"database": _database(), "launcher": LocalLauncher()},
+    resources={"database": _database(), "launcher": _launcher()},
 )

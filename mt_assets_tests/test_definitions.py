@@ -5,8 +5,11 @@ from mt_assets.resources import DatabaseResource
 
 
 def test_definitions_load():
+    dg.Definitions.validate_loadable(defs)  # what `dagster dev` does: jobs, names, resources
     repo = defs.get_repository_def()
-    assert "database" in repo.get_top_level_resources()
+    repo.load_all_definitions()
+    assert {"database", "launcher"} <= set(repo.get_top_level_resources())
+    assert {"prepare_data", "experiment", "refresh_leaderboard"} <= {j.name for j in repo.get_all_jobs()}
 
 
 def test_database_resource_migrates_and_connects(db_url):

@@ -1,0 +1,122 @@
+"""The product as a user meets it: `mt-assets demo` runs the whole graph through a real
+Postgres-backed Dagster instance (here with a tiny model instead of Gemma, on the real Quran
+sample), then a real `dagster dev` serves the project, a materialization launched through its
+GraphQL API succeeds, and headless Chromium finds the leaderboard table on the asset's page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mt_assets_tests.dagster_ui import chromium, dagster_dev
+from mt_assets_tests.tiny_models import tiny_m2m100
+
+CONFIG = "tiny-demo-ar-en"
+YAML = """\
+name: {name}
+description: a tiny seq2seq model on the real Quran sample, for the end-to-end test
+llm_model: {model}
+tuning_methodology: lora
+data:
+  editions: [quran-ar-en]
+  source_languages: [ar]
+  test_size: 0.004
+  validation_size: 0.001
+  max_source_chars: 120
+  max_train_rows: 16
+llm_tuning_configs:
+  languages: {{source: arb_Arab, target: eng_Latn}}
+  training_args: {{max_steps: 2, save_steps: 2, logging_steps: 1, per_device_train_batch_size: 4, eval_strategy: "no"}}
+  lora_config: {{r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj]}}
+  generation: {{num_beams: 1, max_new_tokens: 8}}
+"""
+
+
+def _cli(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mt_assets.cli", *args],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    home = Path(tempfile.mkdtemp(prefix="mt-e2e-", dir="/tmp"))
+    home.chmod(0o755)  # the embedded server's own user must be able to enter it
+    configs = home / "configs"
+    configs.mkdir()
+    model = tiny_m2m100(tmp_path_factory.mktemp("tiny") / "m2m100")
+    (configs / f"{CONFIG}.yaml").write_text(YAML.format(name=CONFIG, model=model))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MT_", "DAGSTER_"))}
+    env = {**clean, "MT_HOME": str(home / "state"), "MT_CONFIG_DIR": str(configs), "MT_RAW_DIR": str(home / "raw"),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    try:
+        yield env
+    finally:
+        _cli("db", "stop", env=env)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_env: dict[str, str]) -> subprocess.CompletedProcess:
+    return _cli("demo", "--configs", CONFIG, env=demo_env)
+
+
+def test_demo_runs_the_whole_graph_and_prints_the_leaderboard(demo_run, demo_env):
+    assert demo_run.returncode == 0, demo_run.stderr[-4000:]
+    for stage in ("starting PostgreSQL", "step 1/3: prepare_data", f"step 2/3: experiment [{CONFIG}]",
+                  "step 3/3: refresh_leaderboard", "Leaderboard:"):
+        assert stage in demo_run.stderr
+    table = demo_run.stdout
+    assert CONFIG in table and "chrF++" in table and "BLEU" in table and "TER" in table
+    assert "mt-assets dev" in table
+
+    url = _cli("db", "url", env=demo_env).stdout.strip()
+    counts = subprocess.run(
+        ["psql", url, "-Atc",
+         "select (select count(*) from llm.dataset), (select count(*) from llm.fine_tuned_models where status='succeeded'),"
+         " (select count(*) from llm.translation), (select count(*) from llm.evaluation),"
+         " (select count(*) from runs)"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip().split("|")
+    dataset, models, translations, scores, runs = map(int, counts)
+    assert dataset == 2 * 6236 and models == 1 and translations > 0 and scores > 0
+    assert runs == 3, "the demo's runs live in the Postgres-backed Dagster instance"
+
+
+def test_ui_launches_a_run_and_shows_the_leaderboard(demo_run, demo_env, tmp_path):
+    assert demo_run.returncode == 0, "the demo must have filled the database first"
+    exported = _cli("env", env=demo_env)
+    assert exported.returncode == 0, exported.stderr
+    env = dict(demo_env)
+    for line in exported.stdout.splitlines():
+        key, value = line.removeprefix("export ").split("=", 1)
+        env[key] = value.strip("'")
+    workdir = Path(env["MT_HOME"])
+    with dagster_dev(env, workdir) as server:
+        run_id = server.launch([["leaderboard"]])
+        assert server.wait(run_id) == "SUCCESS", server.log.read_text()[-3000:]
+        with chromium() as browser:
+            browser.get(f"{server.base}/assets/leaderboard")
+            deadline = time.monotonic() + 90
+            table = None
+            while time.monotonic() < deadline and table is None:
+                for candidate in browser.find_elements("css selector", "table"):
+                    text = candidate.text
+                    if CONFIG in text and "chrF++" in text:
+                        table = candidate
+                        break
+                time.sleep(1)
+            shot = Path(os.environ.get("MT_TEST_SCREENSHOTS", tmp_path)) / "leaderboard.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            browser.save_screenshot(str(shot))
+            assert table is not None, f"no leaderboard table on the asset page; screenshot: {shot}"
+            assert shot.read_bytes().startswith(b"\x89PNG")
