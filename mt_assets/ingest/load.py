@@ -42,7 +42,8 @@ from (
            first_value(line) over w as first_line, row_number() over w as n
     from pg_temp.ingest_staging
     where reason is null
-    window w as (partition by source_reference order by line)
+    -- equality is byte equality under any deterministic collation; "C" just skips strcoll
+    window w as (partition by source_reference collate "C" order by line)
 ) t
 where n > 1
 """
@@ -140,6 +141,9 @@ def _load(conn: psycopg.Connection, raw: RawFile) -> EditionLoad:
          spec.path.name, raw.sha256, Jsonb(spec.options())),
     ).fetchone()[0]
     conn.execute(_STAGING)
+    # The duplicate search and the final insert each sort the whole file; with the default 4 MB
+    # they spill to disk. Transaction-local, so the server's setting is untouched afterwards.
+    conn.execute("set local work_mem = '256MB'")
 
     rules = RowRules(spec)
     hasher = hashlib.sha256()
