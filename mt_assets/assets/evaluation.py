@@ -4,6 +4,7 @@ from typing import Literal
 
 import dagster as dg
 
+from mt_assets.assets import markdown
 from mt_assets.db.migrate import connect
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.gate import DEFAULT_ALPHA, not_worse_than_baseline
@@ -22,14 +23,8 @@ from mt_assets.translation.run import samples, translate_config
 GATE_CHECK = "fine_tuned_not_worse_than_base"
 
 
-def _cell(value: object) -> str:
-    return " ".join(str(value).split()).replace("|", "\\|")[:160] or "(empty)"
-
-
 def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown.table(header, rows, empty="(empty)")
 
 
 class TranslationsConfig(dg.Config):

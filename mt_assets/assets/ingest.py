@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from mt_assets.assets import markdown
 from mt_assets.db.migrate import connect
 from mt_assets.ingest import report
 from mt_assets.ingest.errors import ManifestError
@@ -26,15 +27,8 @@ def _discover() -> Discovery:
     return found
 
 
-def _cell(value: object, width: int = 60) -> str:
-    text = " ".join(str(value).split()).replace("|", "\\|")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown.table(header, rows, width=60)
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -5,6 +5,7 @@ import warnings
 
 import dagster as dg
 
+from mt_assets.assets import markdown
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
@@ -14,14 +15,9 @@ from mt_assets.tuning.config import load_config_dir
 _SAMPLES = 5
 
 
+
 def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
+    return markdown.table(header, rows, width=2000)  # validation errors are shown whole
 
 @dg.asset(
     group_name="tuning",
