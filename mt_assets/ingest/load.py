@@ -1,9 +1,10 @@
 """Load raw files into llm.dataset_editions / llm.dataset / llm.rejected_rows.
 
-One transaction per file: the file streams through the row rules into a temporary staging
-table with COPY (memory stays bounded), duplicates of a source_reference are found there
-(first line kept), then rejected rows and accepted rows are inserted with two statements.
-A file-level problem rolls the transaction back, so that file loads nothing.
+One transaction per file: the file streams through the row rules, and accepted rows go
+with COPY straight into llm.dataset in file order (the first line of a duplicated
+source_reference is kept, later ones are rejected); rejected rows are spooled and inserted
+after that COPY. Memory stays bounded but for one dict entry per reference. A file-level
+problem rolls the transaction back, so that file loads nothing.
 
 Idempotent by content: a file whose (edition name, SHA-256) is already loaded is skipped
 and nothing is written. A changed file becomes a new version of its edition (version + 1)
@@ -13,6 +14,8 @@ loaded next to the old one, whose rows stay untouched; llm.current_dataset shows
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,50 +27,36 @@ from mt_assets.ingest.errors import FileError
 from mt_assets.ingest.manifest import RawFile
 from mt_assets.ingest.readers import read_records
 from mt_assets.ingest.rules import RowRules
+from mt_assets.ingest.rules import rejected as _rejected
 
-_COLUMNS = "line, source_text, source_paragraph, source_reference, official_translate, source_language, raw_content, reason"
+_DATASET_COPY = (
+    "copy llm.dataset (edition_id, source_text, source_paragraph, source_reference, official_translate, "
+    "source_language, target_language) from stdin"
+)
 
-_STAGING = """
-create temp table ingest_staging (
-    line integer not null, source_text text, source_paragraph integer, source_reference text,
-    official_translate text, source_language text, raw_content text, reason text
-) on commit drop;
-create temp table ingest_duplicates (line integer primary key, raw_content text, reason text) on commit drop;
-"""
-
-_DUPLICATES = """
-select line, format('duplicate source_reference: %L (first kept: line %s)', source_reference, first_line)
-from (
-    select line, source_reference,
-           first_value(line) over w as first_line, row_number() over w as n
-    from pg_temp.ingest_staging
-    where reason is null
-    -- equality is byte equality under any deterministic collation; "C" just skips strcoll
-    window w as (partition by source_reference collate "C" order by line)
-) t
-where n > 1
-"""
-
-_MARK_DUPLICATES = """
-update pg_temp.ingest_staging s set reason = d.reason, raw_content = d.raw_content
-from pg_temp.ingest_duplicates d where s.line = d.line
+_REJECTED_STAGING = """
+create temp table ingest_rejected (line integer not null, raw_content text, reason text not null) on commit drop
 """
 
 _INSERT_REJECTED = """
 insert into llm.rejected_rows (edition_id, source_file, file_sha256, line_number, raw_content, reason)
 select %(edition)s, %(file)s, %(sha)s, line, raw_content, reason
-from pg_temp.ingest_staging where reason is not null
+from pg_temp.ingest_rejected
 on conflict (file_sha256, line_number) do nothing
 """
 
-_INSERT_ACCEPTED = """
-insert into llm.dataset (edition_id, source_text, source_paragraph, source_reference, official_translate,
-                         source_language, target_language)
-select %(edition)s, source_text, source_paragraph, source_reference, official_translate, source_language,
-       %(target)s
-from pg_temp.ingest_staging where reason is null
-order by line
-"""
+
+# Rejected rows wait in a spool (memory, then disk) until the COPY into llm.dataset ends: a
+# connection runs one COPY at a time, and a file may be all bad rows.
+_SPOOL_IN_MEMORY = 8 << 20
+# COPY text format: these four are the characters a field must escape.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def quote_literal(text: str) -> str:
+    """PostgreSQL's quote_literal / format('%L'): how a reason quotes a reference."""
+    quoted = "'" + text.replace("'", "''") + "'"
+    return "E" + quoted.replace("\\", "\\\\") if "\\" in text else quoted
 
 
 @dataclass(frozen=True)
@@ -140,57 +129,64 @@ def _load(conn: psycopg.Connection, raw: RawFile) -> EditionLoad:
         (spec.name, spec.description, spec.link, spec.source_language, version, spec.target_language,
          spec.path.name, raw.sha256, Jsonb(spec.options())),
     ).fetchone()[0]
-    conn.execute(_STAGING)
-    # The duplicate search and the final insert each sort the whole file; with the default 4 MB
-    # they spill to disk. Transaction-local, so the server's setting is untouched afterwards.
-    conn.execute("set local work_mem = '256MB'")
-
+    # Accepted rows stream straight into llm.dataset, in file order, while the server works in
+    # parallel with this parse. Duplicates are found here, exactly (str equality is byte equality
+    # after NFC): a dict of references costs ~130 bytes a row, far less than staging and sorting
+    # the whole file in the server. The table's unique key stays the safety net.
+    conn.execute(_REJECTED_STAGING)
     rules = RowRules(spec)
     hasher = hashlib.sha256()
     rows_read = 0
-    with conn.cursor().copy(f"copy pg_temp.ingest_staging ({_COLUMNS}) from stdin") as copy:
-        for record in read_records(spec, hasher):
-            copy.write_row(rules.stage(record))
-            rows_read += 1
-    _same_bytes(raw, hasher)
-    if rows_read == 0:
-        raise FileError(spec.path, "no data rows")
-    _mark_duplicates(conn, raw)
+    first_line: dict[str, int] = {}
+    languages: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    target = spec.target_language
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY, mode="w+b") as spool:
+        with conn.cursor().copy(_DATASET_COPY) as copy:
+            for record in read_records(spec, hasher):
+                rows_read += 1
+                staged = rules.stage(record)
+                reason = staged[7]
+                if reason is None:
+                    line, text, paragraph, reference = staged[0], staged[1], staged[2], staged[3]
+                    kept = first_line.setdefault(reference, line)
+                    if kept == line:
+                        copy.write_row((edition_id, text, paragraph, reference, staged[4], staged[5], target))
+                        languages[staged[5]] += 1
+                        continue
+                    reason = f"duplicate source_reference: {quote_literal(reference)} (first kept: line {kept})"
+                    staged = _rejected(record, reason)
+                spool.write(_copy_line(staged[0], staged[6], reason))
+                reasons[reason.split(":", 1)[0]] += 1
+        _same_bytes(raw, hasher)
+        if rows_read == 0:
+            raise FileError(spec.path, "no data rows")
+        _stage_rejected(conn, spool)
+    loaded = sum(languages.values())
 
-    params = {"edition": edition_id, "file": spec.path.name, "sha": raw.sha256, "target": spec.target_language}
+    params = {"edition": edition_id, "file": spec.path.name, "sha": raw.sha256}
     rejected = conn.execute(_INSERT_REJECTED, params).rowcount
-    loaded = conn.execute(_INSERT_ACCEPTED, params).rowcount
     conn.execute(
         "update llm.dataset_editions set rows_read = %s, rows_loaded = %s, rows_rejected = %s where id = %s",
         (rows_read, loaded, rejected, edition_id),
     )
-    languages = dict(conn.execute(
-        "select source_language, count(*) from pg_temp.ingest_staging where reason is null group by 1 order by 1"
-    ).fetchall())
-    reasons = dict(conn.execute(
-        "select split_part(reason, ':', 1), count(*) from pg_temp.ingest_staging where reason is not null "
-        "group by 1 order by 2 desc, 1"
-    ).fetchall())
     return EditionLoad(spec.name, str(spec.path), raw.sha256, "loaded", edition_id, version,
-                       rows_read, loaded, rejected, languages, reasons)
+                       rows_read, loaded, rejected, dict(sorted(languages.items())),
+                       dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
+def _copy_line(line: int, raw_content: str, reason: str) -> bytes:
+    fields = (str(line), raw_content.translate(_COPY_ESCAPES), reason.translate(_COPY_ESCAPES))
+    return ("\t".join(fields) + "\n").encode()
+
+
+def _stage_rejected(conn: psycopg.Connection, spool) -> None:
+    spool.seek(0)
+    with conn.cursor().copy("copy pg_temp.ingest_rejected (line, raw_content, reason) from stdin") as copy:
+        while chunk := spool.read(1 << 20):
+            copy.write(chunk)
 
 
 def _same_bytes(raw: RawFile, hasher) -> None:
     if hasher.hexdigest() != raw.sha256:
         raise FileError(raw.spec.path, "the file changed while it was being loaded; materialize again")
-
-
-def _mark_duplicates(conn: psycopg.Connection, raw: RawFile) -> None:
-    """Give duplicate rows their reason and their raw text (accepted rows travel without it,
-    so a second pass over the file fetches it, only when there are duplicates)."""
-    reasons = dict(conn.execute(_DUPLICATES).fetchall())
-    if not reasons:
-        return
-    hasher = hashlib.sha256()
-    with conn.cursor().copy("copy pg_temp.ingest_duplicates (line, raw_content, reason) from stdin") as copy:
-        for record in read_records(raw.spec, hasher):
-            reason = reasons.get(record.line)
-            if reason is not None:
-                copy.write_row((record.line, record.raw.replace("\x00", "\\x00"), reason))
-    _same_bytes(raw, hasher)
-    conn.execute(_MARK_DUPLICATES)

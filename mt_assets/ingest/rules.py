@@ -25,7 +25,7 @@ _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _INT4 = range(-(2**31), 2**31)
 
 
-def _reject(record: Record, reason: str) -> Staged:
+def rejected(record: Record, reason: str) -> Staged:
     raw = record.raw.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
     return (record.line, None, None, None, None, None, raw, reason)
 
@@ -65,7 +65,7 @@ class RowRules:
 
     def stage(self, record: Record) -> Staged:
         if record.error is not None:
-            return _reject(record, record.error)
+            return rejected(record, record.error)
         text, paragraph, reference, translate, language = record.values
         try:
             text = _as_text("source_text", text)
@@ -74,16 +74,16 @@ class RowRules:
             language = _as_text("source_language", language).strip().lower() or self.default_language
             paragraph = _paragraph(paragraph)
         except ValueError as err:
-            return _reject(record, str(err))
+            return rejected(record, str(err))
         if not language:
-            return _reject(record, "empty source_language")
+            return rejected(record, "empty source_language")
         if not languages.is_known(language):
-            return _reject(record, f"unknown language code: {language!r} (known: {', '.join(sorted(languages.NAMES))})")
+            return rejected(record, f"unknown language code: {language!r} (known: {', '.join(sorted(languages.NAMES))})")
         text = normalize.source_text(text, language, self.options)
         if not text:
-            return _reject(record, "empty source_text")
+            return rejected(record, "empty source_text")
         if not translate:
-            return _reject(record, "empty official_translate")
+            return rejected(record, "empty official_translate")
         if not reference:
-            return _reject(record, "empty source_reference")
+            return rejected(record, "empty source_reference")
         return (record.line, text, paragraph, reference, translate, language, None, None)
