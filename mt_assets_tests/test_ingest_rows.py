@@ -82,3 +82,25 @@ def test_blank_lines_are_not_rows_but_keep_line_numbers(db_url, tmp_path):
     (load,), _ = load_dir(db_url, tmp_path)
     assert (load.rows_read, load.rows_loaded) == (2, 1)
     assert [r[0] for r in rejected(db_url)] == [5]
+
+
+@pytest.mark.parametrize("reference", ["1:1", "it's", "a\\b", "o'\\'k", "۲:۲۵۵"])
+def test_duplicate_reasons_quote_references_as_postgres_does(db_url, reference):
+    import psycopg
+
+    from mt_assets.ingest.load import quote_literal
+
+    with psycopg.connect(db_url) as conn:
+        (expected,) = conn.execute("select format('%%L', %s::text)", (reference,)).fetchone()
+    assert quote_literal(reference) == expected
+
+
+def test_a_reference_repeated_many_times_keeps_only_its_first_line(db_url, tmp_path):
+    rows = [f"متن {i}\t{i}\t{'x' if i % 2 else i}\tt{i}\tfa" for i in range(1, 8)]
+    write(tmp_path, "book.tsv", tsv(*rows))
+    (load,), _ = load_dir(db_url, tmp_path)
+    assert (load.rows_loaded, load.rows_rejected) == (4, 3)
+    assert [r[0] for r in stored(db_url)] == ["x", "2", "4", "6"]
+    assert [(line, reason) for line, reason, _ in rejected(db_url)] == [
+        (line, "duplicate source_reference: 'x' (first kept: line 2)") for line in (4, 6, 8)
+    ]
