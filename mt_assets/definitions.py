@@ -6,6 +6,7 @@ from mt_assets.assets.evaluation import EVALUATION_ASSETS
 from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS, INGEST_SENSORS
 from mt_assets.assets.training import fine_tuned_model
 from mt_assets.assets.tuning import TUNING_ASSETS, TUNING_CHECKS, TUNING_SENSORS
+from mt_assets.automation import AUTOMATION_JOBS, AUTOMATION_SCHEDULES, AUTOMATION_SENSORS
 from mt_assets.jobs import JOBS
 from mt_assets.launchers.base import TrainingLauncher
 from mt_assets.launchers.local import LocalLauncher
@@ -32,8 +33,8 @@ def _launcher() -> TrainingLauncher:
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *TUNING_ASSETS, fine_tuned_model, *EVALUATION_ASSETS],
     asset_checks=[*INGEST_CHECKS, *TUNING_CHECKS],
-    sensors=[*INGEST_SENSORS, *TUNING_SENSORS],
-    jobs=JOBS,
-    schedules=[],
+    sensors=[*INGEST_SENSORS, *TUNING_SENSORS, *AUTOMATION_SENSORS],
+    jobs=[*JOBS, *AUTOMATION_JOBS],
+    schedules=AUTOMATION_SCHEDULES,
     resources={"database": _database(), "launcher": _launcher()},
 )

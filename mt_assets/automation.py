@@ -1,0 +1,211 @@
+"""Automation: new config files become partitions, new partitions get their pipeline run, and
+a nightly schedule re-runs what is stale and refreshes the leaderboard.
+
+| what | kind | default | why |
+|---|---|---|---|
+| `tuning_config_files_sensor` | sensor, 30 s | on | a config file added, removed or edited (name, size, mtime) → one `tuning_configs` run: validation is cheap and it is what turns a file into a partition |
+| `new_config_experiment_sensor` | sensor, 60 s | off | a partition with no split and no run yet → one `experiment` run (run key `new-config:NAME`, so never twice). Off because it starts training: turn it on in the UI when this machine may spend the CPU/GPU time |
+| `nightly_refresh` | schedule, 02:00 | off | every stale or never-evaluated partition → one `experiment_then_leaderboard` run; nothing stale → one leaderboard-only run. Off for the same reason |
+
+The decisions are plain functions (`config_dir_fingerprint`, `new_partitions`, `stale_reason`,
+`nightly_plan`); the sensors and the schedule only gather their inputs from the Dagster
+instance and the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy import text
+
+from mt_assets.assets.tuning import tuning_configs
+from mt_assets.jobs import experiment_job
+from mt_assets.partitions import tuning_config_partitions
+from mt_assets.resources import DatabaseResource
+from mt_assets.settings import Settings
+from mt_assets.tuning.config import config_files
+
+EXPERIMENT_ASSETS = ("tuning_dataset_distribution", "fine_tuned_model", "translations", "evaluation")
+SPLIT_KEY = dg.AssetKey("tuning_dataset_distribution")
+EVALUATION_KEY = dg.AssetKey("evaluation")
+LEADERBOARD_KEY = dg.AssetKey("leaderboard")
+PARTITION_TAG = "dagster/partition"
+REASON_TAG = "mt/refresh_reason"
+
+# The schedule's runs end with the leaderboard, so it is refreshed after each evaluation, in
+# order (a schedule launches runs of one job only; a separate leaderboard run started at the
+# same time would race the evaluations and show yesterday's scores).
+experiment_then_leaderboard_job = dg.define_asset_job(
+    "experiment_then_leaderboard",
+    selection=dg.AssetSelection.assets(*EXPERIMENT_ASSETS, LEADERBOARD_KEY),
+    partitions_def=tuning_config_partitions,
+    description="One config end to end (split, fine-tune, translate, score), then the leaderboard. "
+    "Launched by the nightly_refresh schedule.",
+)
+
+
+# ---------------------------------------------------------------- decisions (no Dagster)
+
+
+def config_dir_fingerprint(config_dir: Path) -> str | None:
+    """A digest of the config files' names, sizes and modification times (the files
+    `tuning_configs` reads); None when the directory is missing."""
+    if not config_dir.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in config_files(config_dir):
+        stat = path.stat()
+        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def new_partitions(partitions: Iterable[str], split: set[str], with_runs: set[str]) -> list[str]:
+    """Partitions never split and never run: a new config that wants its first pipeline run."""
+    return [p for p in partitions if p not in split and p not in with_runs]
+
+
+@dataclass(frozen=True)
+class PartitionHistory:
+    """What the nightly rule looks at for one partition."""
+
+    config_sha256: str | None  # now, in llm.tuning_configs (None: no row, nothing to run)
+    split_sha256: str | None  # `config_sha256` metadata of the newest tuning_dataset_distribution materialization
+    split_id: int | None  # that materialization's event storage id (ids grow with time)
+    evaluation_id: int | None  # storage id of the newest evaluation materialization
+
+
+def stale_reason(history: PartitionHistory) -> str | None:
+    """Why the partition needs a run, or None when its evaluation is current.
+
+    Current means: evaluated after its newest split, and that split was made from the config
+    as it is now. A config edit changes `config_sha256` (the `tuning_configs` asset, started by
+    `tuning_config_files_sensor`, stores it), so the partition is stale until it runs again;
+    an unchanged config costs nothing the next night."""
+    if history.config_sha256 is None:
+        return None
+    if history.evaluation_id is None:
+        return "never evaluated"
+    if history.split_id is None or history.split_sha256 is None:
+        return "no split recorded"
+    if history.split_sha256 != history.config_sha256:
+        return f"config changed since its split ({history.split_sha256[:12]} -> {history.config_sha256[:12]})"
+    if history.split_id > history.evaluation_id:
+        return "split newer than its evaluation"
+    return None
+
+
+def nightly_plan(histories: Mapping[str, PartitionHistory]) -> dict[str, str]:
+    """Partition → reason, for every partition that needs a run, in name order."""
+    reasons = {name: stale_reason(h) for name, h in sorted(histories.items())}
+    return {name: reason for name, reason in reasons.items() if reason is not None}
+
+
+# ---------------------------------------------------------------- inputs (instance, database)
+
+
+def config_hashes(engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("select name, config_sha256 from llm.tuning_configs")).all()
+    return {name: sha for name, sha in rows if sha}
+
+
+def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str):
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0] if records else None
+
+
+def partition_history(instance: dg.DagsterInstance, partition: str, config_sha256: str | None) -> PartitionHistory:
+    split = _latest(instance, SPLIT_KEY, partition)
+    evaluation = _latest(instance, EVALUATION_KEY, partition)
+    split_sha = None
+    if split is not None:
+        value = split.asset_materialization.metadata.get("config_sha256")
+        split_sha = getattr(value, "value", value)
+    return PartitionHistory(
+        config_sha256=config_sha256,
+        split_sha256=split_sha,
+        split_id=split.storage_id if split else None,
+        evaluation_id=evaluation.storage_id if evaluation else None,
+    )
+
+
+def partitions_with_runs(instance: dg.DagsterInstance, partitions: Sequence[str]) -> set[str]:
+    """Partitions with at least one run (any job, any status) tagged with them."""
+    return {
+        p
+        for p in partitions
+        if instance.get_run_records(dg.RunsFilter(tags={PARTITION_TAG: p}), limit=1)
+    }
+
+
+# ---------------------------------------------------------------- sensors and schedule
+
+
+@dg.sensor(
+    target=[tuning_configs],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs tuning_configs (validate, upsert, add partitions) when a config file under "
+    "MT_CONFIG_DIR is added, removed or modified (by name, size and modification time).",
+)
+def tuning_config_files_sensor(context: dg.SensorEvaluationContext):
+    config_dir = Settings.from_env().config_dir
+    current = config_dir_fingerprint(config_dir)
+    if current is None:
+        return dg.SkipReason(f"{config_dir} (MT_CONFIG_DIR) does not exist")
+    if current == context.cursor:
+        return dg.SkipReason(f"no change under {config_dir}")
+    context.update_cursor(current)
+    return dg.RunRequest(run_key=f"configs:{current}")
+
+
+@dg.sensor(
+    job=experiment_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Starts one experiment run (split, fine-tune, translate, score) for each tuning-config "
+    "partition that has no split and no run yet. Off by default: it starts training, which takes "
+    "minutes to hours of CPU/GPU; turn it on when this machine may spend that.",
+)
+def new_config_experiment_sensor(context: dg.SensorEvaluationContext):
+    instance = context.instance
+    partitions = instance.get_dynamic_partitions(tuning_config_partitions.name)
+    split = instance.get_materialized_partitions(SPLIT_KEY)
+    new = new_partitions(partitions, split, partitions_with_runs(instance, [p for p in partitions if p not in split]))
+    if not new:
+        return dg.SkipReason(f"all {len(partitions)} partition(s) have been split or run")
+    return [dg.RunRequest(run_key=f"new-config:{p}", partition_key=p) for p in new]
+
+
+@dg.schedule(
+    cron_schedule="0 2 * * *",
+    job=experiment_then_leaderboard_job,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Nightly: one run per stale or never-evaluated partition (config changed since its "
+    "split, or split newer than its evaluation), each ending with the leaderboard; when nothing is "
+    "stale, one leaderboard-only run. Off by default, like the experiment sensor: it trains.",
+)
+def nightly_refresh(context: dg.ScheduleEvaluationContext, database: DatabaseResource):
+    instance = context.instance
+    hashes = config_hashes(database.engine)
+    partitions = instance.get_dynamic_partitions(tuning_config_partitions.name)
+    plan = nightly_plan({p: partition_history(instance, p, hashes.get(p)) for p in partitions})
+    day = (context.scheduled_execution_time or datetime.now(UTC)).strftime("%Y-%m-%d")
+    if not plan:
+        return [dg.RunRequest(run_key=f"{day}:leaderboard", asset_selection=[LEADERBOARD_KEY])]
+    return [
+        dg.RunRequest(run_key=f"{day}:{p}", partition_key=p, tags={REASON_TAG: reason})
+        for p, reason in plan.items()
+    ]
+
+
+AUTOMATION_JOBS = [experiment_then_leaderboard_job]
+AUTOMATION_SENSORS = [tuning_config_files_sensor, new_config_experiment_sensor]
+AUTOMATION_SCHEDULES = [nightly_refresh]
