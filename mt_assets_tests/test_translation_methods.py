@@ -130,12 +130,16 @@ def test_pending_rows_and_few_shot_examples(db_url):
         assert store.few_shot_examples(conn, config_id, 0) == []
 
 
+def _never_run(job, emit) -> None:
+    raise AssertionError(f"{job.method} was launched although the config has no test rows")
+
+
 def test_a_config_without_test_rows_raises(db_url, mt_env):
     with connect(db_url, autocommit=True) as conn:
         config_id = _config(conn, "cfg")
         _rows(conn, config_id, ["train", "train"])
         with pytest.raises(TranslationError, match="'cfg' has no test rows"):
-            translate_config(conn, "cfg", Settings.from_env(), print)
+            translate_config(conn, "cfg", Settings.from_env(), print, _never_run)
     with connect(db_url) as conn:
         assert conn.execute("select count(*) from llm.translation").fetchone()[0] == 0
 

@@ -1,8 +1,17 @@
-"""The launcher interface: run a TrainingJob somewhere, stream its events, return its result.
+"""The launcher interface: run a job somewhere (this machine, a GPU host over SSH, ...) and
+stream its events back as they happen.
 
-An implementation runs `python -m mt_assets.training JOB.json` (locally, over SSH, ...),
-calls `on_event` for each event as it arrives, and returns the job's `result.json` with
-`artefact_dir` pointing at a local copy of the trained artefact.
+- `launch` trains: it runs `python -m mt_assets.training JOB.json`, calls `on_event` for each
+  event as it arrives, and returns the job's `result.json` with `artefact_dir` pointing at a
+  local copy of the trained artefact.
+- `translate` translates: it runs `python -m mt_assets.translation JOB.json` and calls
+  `on_event` for each event (`start`, `translation`, `progress`, `done`) as it arrives; every
+  output row is a `translation` event, so nothing is downloaded at the end. It returns when the
+  job has succeeded and raises `TranslationFailed` (saying why) otherwise; rows delivered to
+  `on_event` before a failure stay delivered.
+
+Both stop the job when the caller is interrupted (a run terminated from the UI) or `on_event`
+raises.
 """
 
 from __future__ import annotations
@@ -14,6 +23,8 @@ from typing import Any
 import dagster as dg
 
 from mt_assets.training.spec import TrainingJob
+from mt_assets.translation.errors import TranslationError
+from mt_assets.translation.spec import TranslationJob
 
 Event = dict[str, Any]
 
@@ -22,8 +33,17 @@ class TrainingFailed(RuntimeError):
     """The training process ended without a result; the message says why."""
 
 
+class TranslationFailed(TranslationError):
+    """The translation process did not finish; the message says why (its `error` event or stderr)."""
+
+
 class TrainingLauncher(dg.ConfigurableResource, ABC):
     @abstractmethod
     def launch(
         self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
     ) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def translate(
+        self, context: dg.AssetExecutionContext, job: TranslationJob, on_event: Callable[[Event], None]
+    ) -> None: ...

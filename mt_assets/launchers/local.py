@@ -1,7 +1,10 @@
-"""Train in a subprocess on this machine, reporting through Dagster Pipes.
+"""Train and translate in a subprocess on this machine.
 
-Pipes carries each event into the run log as it happens; we poll the session's custom
-messages while the process runs so `on_event` (the database writes) keeps pace too.
+Training reports through Dagster Pipes: Pipes carries each event into the run log as it
+happens; we poll the session's custom messages while the process runs so `on_event` (the
+database writes) keeps pace too. Translation prints one JSON event per line on stdout, read
+and forwarded line by line as the process writes them. Either process runs in its own process
+group and is stopped (SIGTERM, then SIGKILL) when the caller is interrupted or fails.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from typing import Any
 
 import dagster as dg
 
-from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher
+from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
+from mt_assets.remote.job import parse_event  # one parser for local and remote event lines
 from mt_assets.training.spec import TrainingJob
+from mt_assets.translation.spec import TranslationJob
 
 _STDERR_TAIL = 20
 
@@ -74,9 +79,47 @@ class LocalLauncher(TrainingLauncher):
             raise TrainingFailed(f"training job {job.job_id} failed: {reason} (log: {log_file})")
         return json.loads((job.output_dir / "result.json").read_text())
 
+    def translate(
+        self, context: dg.AssetExecutionContext, job: TranslationJob, on_event: Callable[[Event], None]
+    ) -> None:
+        work = job.input_file.parent
+        job_file = job.write(work / "job.json")
+        err_file = work / "translate.err"
+        command = [self.python or sys.executable, "-m", "mt_assets.translation", str(job_file)]
+        context.log.debug(f"{job.method}: running {' '.join(command)}")
+        errors: list[str] = []
+        with err_file.open("w") as err:
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                encoding="utf-8",
+                start_new_session=True,
+            )
+            try:
+                assert process.stdout is not None
+                for line in process.stdout:  # the entry point flushes after every event
+                    event = parse_event(line.rstrip("\n"))
+                    if event is None:
+                        continue
+                    if event["event"] == "error":
+                        errors.append(str(event.get("message")))
+                    on_event(event)
+                process.wait()
+            finally:
+                _stop(process)
+                if process.stdout is not None:
+                    process.stdout.close()
+        if process.returncode != 0:
+            tail = f"exit status {process.returncode}; last lines of stderr:\n{_tail(err_file)}"
+            reason = errors[-1] if errors else tail
+            raise TranslationFailed(f"translation {job.method} failed: {reason} (stderr: {err_file})")
+
 
 def _stop(process: subprocess.Popen) -> None:
-    """A run that is cancelled must not leave training running behind it."""
+    """A run that is cancelled must not leave training or translation running behind it."""
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)

@@ -1,4 +1,5 @@
-"""Train on any host reached over SSH (a cloud VM, a lab server, a Colab runtime behind a tunnel).
+"""Train and translate on any host reached over SSH (a cloud VM, a lab server, a Colab runtime
+behind a tunnel).
 
 The transport — pinned host keys, reconnects, the wheel and virtualenv, the detached remote
 process, verified downloads — lives in `mt_assets.remote`; this resource adapts it to the
@@ -16,12 +17,14 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, SecretStr
 
-from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher
+from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
 from mt_assets.remote.connection import ENV_FIELDS, SSHTarget
 from mt_assets.remote.job import parse_event, run_remote_training
 from mt_assets.remote.session import SSHSession
+from mt_assets.remote.translate import run_remote_translation
 from mt_assets.settings import Settings
 from mt_assets.training.spec import TrainingJob
+from mt_assets.translation.spec import TranslationJob
 
 _SECRET_FIELDS = ("private_key", "key_passphrase", "password")
 _PLAIN_VALUES = {"port": int, "insecure_accept_unknown_host_key": lambda v: v.lower() in ("1", "true", "yes")}
@@ -76,9 +79,10 @@ class SSHLauncher(TrainingLauncher):
                 fields[secret] = SecretStr(fields[secret])
         return SSHTarget(**fields)
 
-    def launch(
-        self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
-    ) -> dict[str, Any]:
+    def _forwarder(
+        self, context: dg.AssetExecutionContext, on_event: Callable[[Event], None], log_lines: bool = True
+    ) -> tuple[Callable[[str], None], list[str]]:
+        """A line handler that forwards each event once and keeps the error events' messages."""
         seen: set[str] = set()
         errors: list[str] = []
 
@@ -93,20 +97,32 @@ class SSHLauncher(TrainingLauncher):
             seen.add(key)
             if event["event"] == "error":
                 errors.append(str(event.get("message")))
-            context.log.info(line)
+            if log_lines:
+                context.log.info(line)
             on_event(event)
 
+        return on_line, errors
+
+    def _session(self, context: dg.AssetExecutionContext) -> SSHSession:
         def on_reconnect(attempt: int, reason: str) -> None:
             context.log.warning(f"SSH connection to {self.host} dropped ({reason}); reconnected, attempt {attempt}")
 
-        env = {name: SecretStr(os.environ[name]) for name in self.forward_env if os.environ.get(name)}
-        with SSHSession(self._target(), warn=context.log.warning, on_reconnect=on_reconnect) as session:
+        return SSHSession(self._target(), warn=context.log.warning, on_reconnect=on_reconnect)
+
+    def _forwarded_env(self) -> dict[str, SecretStr]:
+        return {name: SecretStr(os.environ[name]) for name in self.forward_env if os.environ.get(name)}
+
+    def launch(
+        self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
+    ) -> dict[str, Any]:
+        on_line, errors = self._forwarder(context, on_event)
+        with self._session(context) as session:
             outcome = run_remote_training(
                 session,
                 job,
                 local_output_dir=job.output_dir,
                 wheel_cache_dir=Settings.from_env().home / "wheels",
-                env=env,
+                env=self._forwarded_env(),
                 on_line=on_line,
                 num_processes=self.num_processes,
                 install_dependencies=self.install_dependencies,
@@ -116,3 +132,28 @@ class SSHLauncher(TrainingLauncher):
             reason = errors[-1] if errors else f"remote job {outcome.status.state}; stderr:\n{outcome.stderr_tail}"
             raise TrainingFailed(f"training job {job.job_id} on {self.host} failed: {reason}")
         return outcome.result
+
+    def translate(
+        self, context: dg.AssetExecutionContext, job: TranslationJob, on_event: Callable[[Event], None]
+    ) -> None:
+        # translation rows are stored, not logged: the progress events already reach the run log
+        on_line, errors = self._forwarder(context, on_event, log_lines=False)
+        with self._session(context) as session:
+            outcome = run_remote_translation(
+                session,
+                job,
+                wheel_cache_dir=Settings.from_env().home / "wheels",
+                env=self._forwarded_env(),
+                on_line=on_line,
+                install_dependencies=self.install_dependencies,
+                python=self.package_python,
+            )
+        if not outcome.status.succeeded:
+            reason = errors[-1] if errors else (
+                f"remote process {outcome.status.state} (exit code {outcome.status.exit_code}); "
+                f"stderr:\n{outcome.stderr_tail}"
+            )
+            raise TranslationFailed(
+                f"translation {job.method} on {self.host} failed: {reason}; rows already translated are kept, "
+                "re-run to translate the rest"
+            )

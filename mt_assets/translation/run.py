@@ -1,6 +1,10 @@
 """The translations step for one tuning config, so the Dagster asset stays thin: ensure its
 methods and execution, translate what each method has not translated yet, store outputs
-as they arrive."""
+as they arrive.
+
+The translating itself is `run(job, emit)`: the asset passes its launcher's `translate` (a local
+subprocess or a GPU host over SSH, both running `python -m mt_assets.translation`), so this module
+never loads a model or torch."""
 
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ from mt_assets.settings import Settings
 from mt_assets.training.artefacts import directory_sha256
 from mt_assets.translation import store
 from mt_assets.translation.errors import TranslationError
-from mt_assets.translation.generate import Emit, run_translation
 from mt_assets.translation.methods import (
     FINE_TUNED,
     Execution,
@@ -27,6 +30,10 @@ from mt_assets.translation.methods import (
 from mt_assets.translation.spec import TranslationJob
 
 Log = Callable[[str], None]
+Emit = Callable[[dict[str, Any]], None]
+# Translates one job, calling emit for each event as it arrives (launchers.base.TrainingLauncher.translate);
+# raises when the job fails, after emitting what it translated.
+RunTranslation = Callable[[TranslationJob, Emit], None]
 # Progress lines at most this often, so a long run's log stays readable.
 PROGRESS_EVERY_SECONDS = 10.0
 
@@ -117,10 +124,12 @@ def translate_config(
     config_name: str,
     settings: Settings,
     log: Log,
+    run: RunTranslation,
     batch_size: int = 16,
     write_batch: int = 16,
 ) -> TranslationOutcome:
-    """`conn` must be in autocommit mode: each written batch is committed on its own."""
+    """`conn` must be in autocommit mode: each written batch is committed on its own. Rows are
+    stored as their events arrive, so a failed or interrupted `run` keeps what it translated."""
     execution = ensure_config_execution(conn, config_name)
     for name in execution.invalidated:
         log(
@@ -158,7 +167,7 @@ def translate_config(
 
         started = time.perf_counter()
         try:
-            run_translation(job, emit)
+            run(job, emit)
         finally:
             writer.flush()  # what was translated before a failure is kept for the next run
         outcomes.append(
