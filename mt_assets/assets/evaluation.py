@@ -11,6 +11,7 @@ from mt_assets.evaluation.gate import DEFAULT_ALPHA, not_worse_than_baseline
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
 from mt_assets.evaluation.run import evaluate_execution
 from mt_assets.evaluation.store import load_leaderboard
+from mt_assets.launchers.base import TrainingLauncher
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
@@ -36,17 +37,25 @@ class TranslationsConfig(dg.Config):
     deps=[dg.AssetKey("fine_tuned_model"), dg.AssetKey("tuning_dataset_distribution")],
     group_name="evaluation",
     description="Translates the partition's test split with its base model and its newest fine-tuned model "
-    "(batched, length-sorted, adapter loaded once) into llm.translation. Resumable: only rows a method has "
-    "not translated yet are generated.",
+    "(batched, length-sorted, adapter loaded once) into llm.translation, through the launcher resource "
+    "(this machine or the SSH GPU host). Resumable: only rows a method has not translated yet are generated.",
 )
 def translations(
-    context: dg.AssetExecutionContext, config: TranslationsConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext,
+    config: TranslationsConfig,
+    database: DatabaseResource,
+    launcher: TrainingLauncher,
 ) -> dg.MaterializeResult:
     settings = Settings.from_env()
     with connect(database.connection_url, autocommit=True) as conn:
         try:
             outcome = translate_config(
-                conn, context.partition_key, settings, context.log.info, config.batch_size
+                conn,
+                context.partition_key,
+                settings,
+                context.log.info,
+                lambda job, emit: launcher.translate(context, job, emit),
+                config.batch_size,
             )
         except (TranslationError, ModelSourceError) as err:
             raise dg.Failure(str(err)) from None
@@ -108,7 +117,8 @@ def _user_executions(conn, settings: Settings, config_name: str) -> tuple[list[s
 
 
 class EvaluationConfig(dg.Config):
-    gate_severity: Literal["WARN", "ERROR"] = "WARN"
+    # A fine-tuned model significantly worse than its base is an error unless the run config says WARN.
+    gate_severity: Literal["WARN", "ERROR"] = "ERROR"
     gate_alpha: float = DEFAULT_ALPHA
 
 
