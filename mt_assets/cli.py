@@ -130,7 +130,7 @@ def cmd_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mt_assets import demo
 
-    return demo.run(settings, tuple(args.configs) if args.configs else demo.DEMO_CONFIGS)
+    return demo.run(settings, tuple(args.configs) if args.configs else demo.DEMO_CONFIGS, full=args.full)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,8 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     env = sub.add_parser("env", help='print export lines: eval "$(mt-assets env)"')
     env.set_defaults(func=cmd_env)
 
-    demo = sub.add_parser("demo", help="the whole pipeline on the Quran sample and Gemma 3 270M, then the leaderboard")
+    from mt_assets.demo import SIZES_HELP
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole pipeline on the Quran sample and Gemma 3 270M, then the leaderboard",
+        description="Loads the Quran sample, registers the configs, runs the experiment job (split,\n"
+        "fine-tune, translate, score) for each demo config and prints the leaderboard. Progress\n"
+        "(stage, training step, loss, ETA, translation rate) goes to stderr.",
+        epilog=SIZES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo.add_argument("--configs", nargs="+", metavar="NAME", help="config names to run (default: the two Gemma demo configs)")
+    demo.add_argument("--full", action="store_true", help="the longer, better run (see sizes below)")
     demo.set_defaults(func=cmd_demo)
 
     dev = sub.add_parser("dev", help="start the database and the Dagster UI")

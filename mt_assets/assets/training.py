@@ -7,6 +7,7 @@ from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
 from mt_assets.training import registry, sources
+from mt_assets.training.progress import TrainingProgress, total_steps
 
 
 @dg.asset(
@@ -38,8 +39,12 @@ def fine_tuned_model(
         )
     model_id = registry.start(engine, config, context.run_id)
     curve: list[dict] = []
+    progress = TrainingProgress(total_steps(job.training_args, counts["train"]))
 
     def on_event(event: dict) -> None:
+        line = progress.line(event)
+        if line:
+            context.log.info(line)
         if event["event"] == "log":
             registry.log_event(engine, model_id, event)
             curve.append(event)
