@@ -113,6 +113,7 @@ def test_decoder_stops_at_the_first_newline(tmp_path):
     (event,) = [e for e in _collect(job) if e["event"] == "translation"]
     assert event["translated_text"] == tok.decode(planted[:step], skip_special_tokens=True).strip()
     assert "\n" not in event["translated_text"]
+    assert event["generated_tokens"] == step + 1  # the newline is generated, nothing after it
 
 
 def test_batched_length_sorted_outputs_equal_one_at_a_time(tmp_path):
@@ -132,6 +133,8 @@ def test_batched_length_sorted_outputs_equal_one_at_a_time(tmp_path):
 
     assert len(texts(batched)) == 9
     assert texts(batched) == texts(single)
+    # padding after a row stopped is not counted: the same tokens whichever way they were batched
+    assert batched[-1]["generated_tokens"] == single[-1]["generated_tokens"] > 0
     assert len([e for e in batched if e["event"] == "progress"]) == 3
 
 

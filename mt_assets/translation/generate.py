@@ -8,11 +8,14 @@ left padding and stop at the first newline or EOS of each row.
 
 Events (one dict each, in order of completion):
   {"event": "start", "method", "task", "total"}
-  {"event": "translation", "tuning_dataset_distribution_id", "translated_text", "latency_ms"}
+  {"event": "translation", "tuning_dataset_distribution_id", "translated_text", "latency_ms",
+   "generated_tokens"}
   {"event": "progress", "done", "total", "sentences_per_second", "eta_seconds"}
-  {"event": "done", "method", "total", "seconds", "sentences_per_second"}
+  {"event": "done", "method", "total", "seconds", "sentences_per_second", "generated_tokens",
+   "tokens_per_second"}
 `latency_ms` is the row's share of its batch's wall time (batch time / batch size): rows
-generated together have no separate latency of their own.
+generated together have no separate latency of their own. `generated_tokens` counts the tokens
+the model generated for the row (up to and including its stop token, without padding).
 """
 
 from __future__ import annotations
@@ -203,6 +206,14 @@ def _eos_ids(model: Any, tok: Any) -> list[int] | None:
     return ids or None
 
 
+def generated_lengths(loaded: Loaded, ids: torch.Tensor) -> list[int]:
+    """Tokens generated per row of `generate_ids`' output: padding (after a row stopped, while the rest
+    of its batch went on) and the seq2seq decoder start token are not generated."""
+    start = 1 if loaded.task == "seq2seq" else 0
+    pad = loaded.tokenizer.pad_token_id
+    return [int((row[start:] != pad).sum()) for row in ids]
+
+
 def decode(loaded: Loaded, ids: torch.Tensor) -> list[str]:
     texts = loaded.tokenizer.batch_decode(ids, skip_special_tokens=True)
     if loaded.task == "causal":
@@ -218,7 +229,15 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
     total = len(rows)
     if total == 0:
         emit(
-            {"event": "done", "method": job.method, "total": 0, "seconds": 0.0, "sentences_per_second": None}
+            {
+                "event": "done",
+                "method": job.method,
+                "total": 0,
+                "seconds": 0.0,
+                "sentences_per_second": None,
+                "generated_tokens": 0,
+                "tokens_per_second": None,
+            }
         )
         return 0
     loaded = load(job)
@@ -226,20 +245,23 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
     texts = _inputs(job, loaded, rows)
     stop = StopAtNewline(loaded.tokenizer)
     started = time.perf_counter()
-    done = 0
+    done = tokens = 0
     for codes, order in _plan(job, loaded, rows, texts):
         for batch in _batches(order, job.batch_size):
             batch_rows = [rows[i] for i in batch]
             batch_started = time.perf_counter()
-            outputs = decode(loaded, generate_ids(job, loaded, [texts[i] for i in batch], codes, stop))
+            ids = generate_ids(job, loaded, [texts[i] for i in batch], codes, stop)
+            outputs, lengths = decode(loaded, ids), generated_lengths(loaded, ids)
             latency_ms = (time.perf_counter() - batch_started) * 1000 / len(batch)
-            for row, text in zip(batch_rows, outputs, strict=True):
+            tokens += sum(lengths)
+            for row, text, length in zip(batch_rows, outputs, lengths, strict=True):
                 emit(
                     {
                         "event": "translation",
                         "tuning_dataset_distribution_id": row["tuning_dataset_distribution_id"],
                         "translated_text": text,
                         "latency_ms": latency_ms,
+                        "generated_tokens": length,
                     }
                 )
             done += len(batch)
@@ -262,6 +284,8 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
             "total": total,
             "seconds": seconds,
             "sentences_per_second": total / seconds if seconds > 0 else None,
+            "generated_tokens": tokens,
+            "tokens_per_second": tokens / seconds if seconds > 0 else None,
         }
     )
     return total
