@@ -6,6 +6,7 @@ import dagster as dg
 
 from mt_assets.assets import markdown
 from mt_assets.db.migrate import connect
+from mt_assets.evaluation.comet import comet_setup
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.gate import DEFAULT_ALPHA, not_worse_than_baseline
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
@@ -151,6 +152,7 @@ def evaluation(
             outcome = evaluate_execution(conn, row[0])
         except EvaluationError as err:
             raise dg.Failure(str(err)) from None
+        context.log.info(comet_setup().message)
         tuned = [
             r[0]
             for r in conn.execute(
