@@ -5,7 +5,7 @@ a nightly schedule re-runs what is stale and refreshes the leaderboard.
 |---|---|---|---|
 | `tuning_config_files_sensor` | sensor, 30 s | on | a config file added, removed or edited (name, size, mtime) → one `tuning_configs` run: validation is cheap and it is what turns a file into a partition |
 | `new_config_experiment_sensor` | sensor, 60 s | off | a partition with no split and no run yet → one `experiment` run (run key `new-config:NAME`, so never twice). Off because it starts training: turn it on in the UI when this machine may spend the CPU/GPU time |
-| `nightly_refresh` | schedule, 02:00 | off | every stale or never-evaluated partition → one `experiment_then_leaderboard` run; nothing stale → one leaderboard-only run. Off for the same reason |
+| `nightly_refresh` | schedule, 02:00 | off | every stale or never-evaluated partition without an unfinished run → one `experiment_then_leaderboard` run; nothing stale → one leaderboard-only run; no partitions → skip. Off for the same reason |
 
 The decisions are plain functions (`config_dir_fingerprint`, `new_partitions`, `stale_reason`,
 `nightly_plan`); the sensors and the schedule only gather their inputs from the Dagster
@@ -99,9 +99,10 @@ def stale_reason(history: PartitionHistory) -> str | None:
     return None
 
 
-def nightly_plan(histories: Mapping[str, PartitionHistory]) -> dict[str, str]:
-    """Partition → reason, for every partition that needs a run, in name order."""
-    reasons = {name: stale_reason(h) for name, h in sorted(histories.items())}
+def nightly_plan(histories: Mapping[str, PartitionHistory], busy: set[str] = frozenset()) -> dict[str, str]:
+    """Partition → reason, for every partition that needs a run and has none queued or in
+    progress (e.g. started by the new-config sensor), in name order."""
+    reasons = {name: stale_reason(h) for name, h in sorted(histories.items()) if name not in busy}
     return {name: reason for name, reason in reasons.items() if reason is not None}
 
 
@@ -136,12 +137,22 @@ def partition_history(instance: dg.DagsterInstance, partition: str, config_sha25
     )
 
 
-def partitions_with_runs(instance: dg.DagsterInstance, partitions: Sequence[str]) -> set[str]:
-    """Partitions with at least one run (any job, any status) tagged with them."""
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,  # not NOT_STARTED: a launch that crashed leaves that forever
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def partitions_with_runs(
+    instance: dg.DagsterInstance, partitions: Sequence[str], statuses: Sequence[dg.DagsterRunStatus] | None = None
+) -> set[str]:
+    """Partitions with at least one run tagged with them (any job; any status unless given)."""
     return {
         p
         for p in partitions
-        if instance.get_run_records(dg.RunsFilter(tags={PARTITION_TAG: p}), limit=1)
+        if instance.get_run_records(dg.RunsFilter(tags={PARTITION_TAG: p}, statuses=statuses or []), limit=1)
     }
 
 
@@ -196,8 +207,11 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext, database: DatabaseRes
     instance = context.instance
     hashes = config_hashes(database.engine)
     partitions = instance.get_dynamic_partitions(tuning_config_partitions.name)
-    plan = nightly_plan({p: partition_history(instance, p, hashes.get(p)) for p in partitions})
+    busy = partitions_with_runs(instance, partitions, UNFINISHED)
+    plan = nightly_plan({p: partition_history(instance, p, hashes.get(p)) for p in partitions}, busy)
     day = (context.scheduled_execution_time or datetime.now(UTC)).strftime("%Y-%m-%d")
+    if not partitions:
+        return dg.SkipReason("no tuning-config partitions yet: nothing to evaluate or rank")
     if not plan:
         return [dg.RunRequest(run_key=f"{day}:leaderboard", asset_selection=[LEADERBOARD_KEY])]
     return [

@@ -149,6 +149,7 @@ def test_stale_reason_rule():
         {"b": current, "a": automation.PartitionHistory("h1", None, None, None)}
     )
     assert plan == {"a": "never evaluated"}
+    assert automation.nightly_plan({"a": automation.PartitionHistory("h1", None, None, None)}, busy={"a"}) == {}
 
 
 def test_new_partitions_rule():
@@ -216,9 +217,14 @@ def test_default_statuses():
 
 
 def test_nightly_schedule_runs_stale_partitions_then_only_the_leaderboard(project, instance):
-    for name in ("cfg-fresh", "cfg-current", "cfg-edited", "cfg-resplit"):
+    for name in ("cfg-fresh", "cfg-current", "cfg-edited", "cfg-resplit", "cfg-queued"):
         project.write(name)
     project.configs()
+    # cfg-queued already has a run in progress (e.g. from the new-config sensor): not requested twice.
+    instance.create_run_for_job(
+        job_def=defs.resolve_job_def("experiment"), status=dg.DagsterRunStatus.STARTED,
+        tags={"dagster/partition": "cfg-queued"},
+    )
     for name in ("cfg-current", "cfg-edited", "cfg-resplit"):
         assert project.split(name)
         project.evaluated(name)
@@ -246,3 +252,17 @@ def test_nightly_schedule_runs_stale_partitions_then_only_the_leaderboard(projec
     [board] = quiet.run_requests
     assert board.asset_selection == [dg.AssetKey("leaderboard")] and board.partition_key is None
     assert board.run_key == "2026-12-02:leaderboard"
+
+    # The request is a run Dagster can execute: only the leaderboard step runs, against the test
+    # database (which holds no scores: the evaluations above were reported, not computed).
+    run = defs.resolve_job_def(schedule.job_name).execute_in_process(
+        instance=instance, asset_selection=board.asset_selection, tags=board.tags, raise_on_error=False
+    )
+    steps = {e.step_key for e in run.all_events if e.is_step_start}
+    [failure] = [e for e in run.all_events if e.is_step_failure]
+    assert steps == {"leaderboard"} and "no scores yet" in failure.event_specific_data.error.message
+
+
+def test_nightly_schedule_skips_without_partitions(mt_env, instance):
+    tick = _schedule_tick(instance, mt_env["MT_DATABASE_URL"])
+    assert not tick.run_requests and "no tuning-config partitions" in tick.skip_message
