@@ -30,7 +30,7 @@ class PipesReporter:
         self._pipes = pipes
 
     def emit(self, event: Event) -> None:
-        self._pipes.log.info(json.dumps(event))
+        self._pipes.log.debug(json.dumps(event))  # the asset logs a readable line per step
         self._pipes.report_custom_message(event)
 
 
