@@ -24,6 +24,7 @@ import dagster as dg
 from sqlalchemy import text
 
 from mt_assets.assets.tuning import tuning_configs
+from mt_assets.assets.watch import on_directory_change
 from mt_assets.jobs import experiment_job
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
@@ -167,14 +168,9 @@ def partitions_with_runs(
     "MT_CONFIG_DIR is added, removed or modified (by name, size and modification time).",
 )
 def tuning_config_files_sensor(context: dg.SensorEvaluationContext):
-    config_dir = Settings.from_env().config_dir
-    current = config_dir_fingerprint(config_dir)
-    if current is None:
-        return dg.SkipReason(f"{config_dir} (MT_CONFIG_DIR) does not exist")
-    if current == context.cursor:
-        return dg.SkipReason(f"no change under {config_dir}")
-    context.update_cursor(current)
-    return dg.RunRequest(run_key=f"configs:{current}")
+    return on_directory_change(
+        context, Settings.from_env().config_dir, "MT_CONFIG_DIR", config_dir_fingerprint, "configs:"
+    )
 
 
 @dg.sensor(

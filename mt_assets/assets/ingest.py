@@ -4,6 +4,7 @@
 import dagster as dg
 
 from mt_assets.assets import markdown
+from mt_assets.assets.watch import on_directory_change
 from mt_assets.db.migrate import connect
 from mt_assets.ingest import report
 from mt_assets.ingest.errors import ManifestError
@@ -189,14 +190,7 @@ def dataset_checks(context: dg.AssetCheckExecutionContext, database: DatabaseRes
     "(unchanged content is skipped by the loader, so a touched file costs one quick run).",
 )
 def raw_files_sensor(context: dg.SensorEvaluationContext):
-    raw_dir = Settings.from_env().raw_dir
-    current = fingerprint(raw_dir)
-    if current is None:
-        return dg.SkipReason(f"{raw_dir} (MT_RAW_DIR) does not exist")
-    if current == context.cursor:
-        return dg.SkipReason(f"no change under {raw_dir}")
-    context.update_cursor(current)
-    return dg.RunRequest(run_key=current)
+    return on_directory_change(context, Settings.from_env().raw_dir, "MT_RAW_DIR", fingerprint)
 
 
 INGEST_ASSETS = [raw_files, dataset]
