@@ -55,6 +55,22 @@ class SSHServer:
         values.update(overrides)
         return SSHTarget(**values)
 
+    def launcher(self, **overrides: Any):
+        """An SSHLauncher resource pinned to this server; this machine's Python already has
+        mt-assets, so no venv is built (package_python)."""
+        from mt_assets.launchers.ssh import SSHLauncher
+
+        values: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "key_file": str(self.client_key),
+            "known_hosts": str(self.known_hosts),
+            "workdir": str(self.dir / "remote"),
+            "package_python": sys.executable,
+        }
+        return SSHLauncher(**{**values, **overrides})
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 

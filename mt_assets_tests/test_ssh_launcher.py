@@ -4,7 +4,6 @@ events reach the run log and llm.training_logs, and the forwarded secret reaches
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -26,18 +25,6 @@ def sshd_server() -> Iterator[SSHServer]:
         yield server
 
 
-def _launcher(server: SSHServer, **overrides) -> SSHLauncher:
-    values = {
-        "host": server.host,
-        "port": server.port,
-        "user": server.user,
-        "key_file": str(server.client_key),
-        "known_hosts": str(server.known_hosts),
-        "workdir": str(server.dir / "remote"),
-        "package_python": sys.executable,  # this machine's Python already has mt-assets: no venv build
-    }
-    return SSHLauncher(**{**values, **overrides})
-
 
 @pytest.mark.slow  # a trainer start-up (torch + transformers) behind sshd
 def test_fine_tuned_model_over_ssh(pg_dagster_instance, mt_env, db_url, tmp_path, sshd_server, monkeypatch):
@@ -48,7 +35,7 @@ def test_fine_tuned_model_over_ssh(pg_dagster_instance, mt_env, db_url, tmp_path
     result = dg.materialize(
         [fine_tuned_model],
         instance=pg_dagster_instance,
-        resources={"database": DatabaseResource(url=db_url), "launcher": _launcher(sshd_server)},
+        resources={"database": DatabaseResource(url=db_url), "launcher": sshd_server.launcher()},
         partition_key=CONFIG,
     )
     assert result.success
@@ -78,7 +65,7 @@ def test_unknown_host_key_is_refused_before_anything_runs(pg_dagster_instance, m
         [fine_tuned_model],
         instance=pg_dagster_instance,
         resources={"database": DatabaseResource(url=db_url),
-                   "launcher": _launcher(sshd_server, known_hosts=str(empty_known_hosts))},
+                   "launcher": sshd_server.launcher(known_hosts=str(empty_known_hosts))},
         partition_key=CONFIG,
         raise_on_error=False,
     )

@@ -20,7 +20,6 @@ from mt_assets.assets.evaluation import translations
 from mt_assets.db.migrate import connect
 from mt_assets.launchers.base import TranslationFailed
 from mt_assets.launchers.local import LocalLauncher
-from mt_assets.launchers.ssh import SSHLauncher
 from mt_assets.remote.connection import Backoff
 from mt_assets.remote.job import parse_event
 from mt_assets.remote.process import RemoteProcess
@@ -128,18 +127,6 @@ def test_an_interrupt_stops_the_translating_process(tmp_path):
     assert _running(marker) == []
 
 
-def _ssh_launcher(server: SSHServer, **overrides) -> SSHLauncher:
-    values = {
-        "host": server.host,
-        "port": server.port,
-        "user": server.user,
-        "key_file": str(server.client_key),
-        "known_hosts": str(server.known_hosts),
-        "workdir": str(server.dir / "remote"),
-        "package_python": sys.executable,  # this machine's Python already has mt-assets: no venv build
-    }
-    return SSHLauncher(**{**values, **overrides})
-
 
 def _seed_config(db_url: str, name: str, model_dir: Path, adapter: Path, tests: int) -> None:
     settings = {
@@ -194,7 +181,7 @@ def test_translations_asset_over_ssh_stores_every_row(
     adapter = _untrained_adapter(m2m_dir, tmp_path / "adapter")
     _seed_config(db_url, "tiny-ssh", m2m_dir, adapter, tests=6)
     pg_dagster_instance.add_dynamic_partitions("tuning_configs", ["tiny-ssh"])
-    resources = {"database": DatabaseResource(url=db_url), "launcher": _ssh_launcher(sshd_server)}
+    resources = {"database": DatabaseResource(url=db_url), "launcher": sshd_server.launcher()}
     result = dg.materialize(
         [translations], instance=pg_dagster_instance, resources=resources, partition_key="tiny-ssh"
     )
@@ -263,4 +250,4 @@ def test_remote_translation_streams_across_a_dropped_connection(tmp_path, m2m_di
 def test_remote_translation_error_fails_with_its_message(tmp_path, sshd_server):
     job = _job(tmp_path, tmp_path / "not-on-the-host", 2)
     with pytest.raises(TranslationFailed, match=r"on 127\.0\.0\.1 failed: .*not-on-the-host.*no such directory"):
-        _ssh_launcher(sshd_server).translate(dg.build_asset_context(), job, lambda event: None)
+        sshd_server.launcher().translate(dg.build_asset_context(), job, lambda event: None)
