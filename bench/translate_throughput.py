@@ -94,11 +94,12 @@ def baseline(job, rows: list[dict]) -> tuple[dict[int, str], int, float]:
     prefix = generate.few_shot_prefix(job)
     stop = generate.StopAtNewline(loaded.tokenizer)
     texts = [generate._prompt(job, prefix, r) for r in rows]
-    generate.generate_ids(job, loaded, texts[:1], (), stop)  # warm-up, so neither arm pays first-call costs
+    caps = generate.row_caps(job, loaded, rows)  # the same per-row budget as ours, computed before the clock
+    generate.generate_ids(job, loaded, texts[:1], (), stop, caps[:1])  # warm-up: neither arm pays first-call costs
     outputs, tokens = {}, 0
     started = time.perf_counter()
-    for row, text in zip(rows, texts, strict=True):
-        ids = generate.generate_ids(job, loaded, [text], (), stop)
+    for row, text, cap in zip(rows, texts, caps, strict=True):
+        ids = generate.generate_ids(job, loaded, [text], (), stop, [cap])
         outputs[row["tuning_dataset_distribution_id"]] = generate.decode(loaded, ids)[0]
         tokens += generate.generated_lengths(loaded, ids)[0]
     return outputs, tokens, time.perf_counter() - started
@@ -149,6 +150,7 @@ def main() -> int:
             few_shot=tuple(examples),
             num_beams=1,
             max_new_tokens=args.max_new_tokens or generation.get("max_new_tokens", 128),
+            max_new_tokens_per_source_token=generation.get("max_new_tokens_per_source_token"),
             batch_size=args.batch_size,
             input_file=input_file,
             models_cache_dir=Settings.from_env().models_dir,
@@ -161,7 +163,7 @@ def main() -> int:
     print(
         f"model: {source}; data: {len(rows)} held-out Quran verses ar->en ({min(lengths)}-{max(lengths)} chars, "
         f"median {statistics.median(lengths):.0f}); {len(examples)}-shot prompt; greedy, max_new_tokens "
-        f"{job.max_new_tokens}; torch threads {torch.get_num_threads()}"
+        f"{job.max_new_tokens} (per source token: {job.max_new_tokens_per_source_token}); torch threads {torch.get_num_threads()}"
     )
     print(f"{'arm':<26} {'seconds':>8} {'sentences/s':>11} {'gen tokens':>10} {'tokens/s':>9}")
     for arm, seconds, tokens in (

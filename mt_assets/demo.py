@@ -2,8 +2,8 @@
 Dagster instance on PostgreSQL — the same jobs a user launches from the UI.
 
 Two sizes, from the same YAML files:
-- quick (default): the configs as written in configs/ — Gemma 3 270M + LoRA, 100 steps of 8
-  (at most 800 train verses), ~100 test verses per language;
+- quick (default): the configs as written in configs/ — Gemma 3 270M + LoRA, 80 steps of 8
+  (at most 640 train verses), ~100 test verses per language;
 - `--full`: derived configs named `<config>-full`, written to MT_HOME/demo/configs-full with
   FULL_OVERRIDES applied (600 steps of 8 over at most 4,800 train verses, ~300 test verses).
   Their own names keep both sizes' results side by side in the leaderboard.
@@ -29,10 +29,10 @@ FULL_OVERRIDES: dict[tuple[str, ...], Any] = {
 }
 SIZES_HELP = """\
 sizes (Gemma 3 270M + LoRA on the Quran sample, Arabic and Persian to English):
-  quick (default)  the configs/ files as written: 100 LoRA steps of batch 8 over at most
-                   800 train verses, ~100 test verses per language (test_size 0.016)
+  quick (default)  the configs/ files as written: 80 LoRA steps of batch 8 over at most
+                   640 train verses, ~100 test verses per language (test_size 0.016)
   --full           the same files with max_steps 600, max_train_rows 4800 and test_size 0.05
-                   (~300 test verses), run as <config>-full: about 6x the quick run's training
+                   (~300 test verses), run as <config>-full: about 7x the quick run's training
                    time and 3x its translation time. The derived configs are written to
                    MT_HOME/demo/configs-full. Both sizes stay side by side in the leaderboard;
                    they are scored on different test sets, so compare rows of one size.

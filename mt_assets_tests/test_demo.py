@@ -72,7 +72,7 @@ def test_cli_accepts_full_and_documents_both_sizes():
     shown = subprocess.run(
         [sys.executable, "-m", "mt_assets.cli", "demo", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for text in ("--full", "quick (default)", "100 LoRA steps", "max_steps 600", "max_train_rows 4800",
+    for text in ("--full", "quick (default)", "80 LoRA steps", "max_steps 600", "max_train_rows 4800",
                  "test_size 0.05", "MT_HOME/demo/configs-full"):
         assert text in shown
 

@@ -187,3 +187,30 @@ def test_module_entry_point_prints_json_lines(tmp_path):
     assert failed.returncode == 2
     assert json.loads(failed.stdout.splitlines()[-1])["event"] == "error"
     assert "no such directory" in failed.stderr
+
+
+def test_source_relative_cap_cuts_each_row_to_its_own_budget_whichever_way_it_is_batched(tmp_path):
+    from mt_assets.translation.generate import SOURCE_CAP_SLACK, row_caps
+
+    model_dir = tiny_llama(tmp_path / "llama")
+    input_file = _inputs(tmp_path, 8)
+    fields = {"prompt_template": TEMPLATE, "max_new_tokens": 48}
+    capped = {"max_new_tokens_per_source_token": 0.5, **fields}
+
+    def per_row(events):
+        return {e["tuning_dataset_distribution_id"]: (e["translated_text"], e["generated_tokens"])
+                for e in events if e["event"] == "translation"}
+
+    free = per_row(_collect(_job(tmp_path, model_dir, input_file, batch_size=4, **fields)))
+    batched = per_row(_collect(_job(tmp_path, model_dir, input_file, batch_size=4, **capped)))
+    single = per_row(_collect(_job(tmp_path, model_dir, input_file, batch_size=1, **capped)))
+    assert batched == single  # a row's output does not depend on the rows batched with it
+
+    job = _job(tmp_path, model_dir, input_file, **capped)
+    inputs = read_inputs(input_file)
+    caps = dict(zip((r["tuning_dataset_distribution_id"] for r in inputs), row_caps(job, load(job), inputs), strict=True))
+    assert all(SOURCE_CAP_SLACK < cap < 48 for cap in caps.values())
+    assert all(tokens <= caps[key] for key, (_, tokens) in batched.items())
+    # the random tiny model rarely stops by itself: uncapped rows run longer than their caps
+    assert any(free[key][1] > caps[key] for key in caps)
+    assert row_caps(_job(tmp_path, model_dir, input_file, **fields), load(job), inputs) == [48] * 8

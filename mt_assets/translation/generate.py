@@ -21,6 +21,7 @@ the model generated for the row (up to and including its stop token, without pad
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ Emit = Callable[[dict[str, Any]], None]
 STOP_TEXT = "\n"
 # Between rendered few-shot examples: a blank line, so an example never runs into the next prompt.
 EXAMPLE_SEPARATOR = "\n\n"
+# New tokens allowed on top of max_new_tokens_per_source_token x source tokens (short sources).
+SOURCE_CAP_SLACK = 16
 
 
 def read_inputs(path: Path) -> list[dict[str, Any]]:
@@ -171,13 +174,31 @@ def _plan(
     return [(key, sorted(indices, key=lambda i: (-lengths[i], i))) for key, indices in sorted(groups.items())]
 
 
+def row_caps(job: TranslationJob, loaded: Loaded, rows: list[dict[str, Any]]) -> list[int]:
+    """Each row's new-token budget: max_new_tokens, or less when the job caps output length relative
+    to the source (measured on the Quran with Gemma's tokenizer, English needs at most 2 x the
+    Arabic or Persian tokens + 16: a longer output is a model repeating itself)."""
+    ratio = job.max_new_tokens_per_source_token
+    if ratio is None:
+        return [job.max_new_tokens] * len(rows)
+    sources = loaded.tokenizer([r["source_text"] for r in rows], add_special_tokens=False)["input_ids"]
+    return [min(job.max_new_tokens, math.ceil(ratio * len(ids)) + SOURCE_CAP_SLACK) for ids in sources]
+
+
 def generate_ids(
-    job: TranslationJob, loaded: Loaded, texts: list[str], codes: tuple, stop: StopAtNewline
+    job: TranslationJob,
+    loaded: Loaded,
+    texts: list[str],
+    codes: tuple,
+    stop: StopAtNewline,
+    caps: list[int] | None = None,
 ) -> torch.Tensor:
-    """The generated token ids of one batch (for decoder LLMs without the prompt)."""
+    """The generated token ids of one batch (for decoder LLMs without the prompt). With `caps`, the
+    batch generates up to its largest cap and each row is cut to its own, so a row's output does
+    not depend on the rows batched with it."""
     tok, model = loaded.tokenizer, loaded.model
     kwargs: dict[str, Any] = {
-        "max_new_tokens": job.max_new_tokens,
+        "max_new_tokens": max(caps) if caps else job.max_new_tokens,
         "num_beams": job.num_beams,
         "do_sample": False,
         "pad_token_id": tok.pad_token_id,
@@ -194,7 +215,13 @@ def generate_ids(
     encoded = tok(texts, return_tensors="pt", padding=True).to(loaded.device)
     with torch.inference_mode():
         output = model.generate(**encoded, **kwargs)
-    return output[:, encoded["input_ids"].shape[1] :] if loaded.task == "causal" else output
+        generated = output[:, encoded["input_ids"].shape[1] :] if loaded.task == "causal" else output
+        if caps and min(caps) < max(caps):
+            generated = generated.clone()
+            start = 0 if loaded.task == "causal" else 1  # a seq2seq output opens with the decoder start token
+            for row, cap in enumerate(caps):
+                generated[row, start + cap :] = tok.pad_token_id
+    return generated
 
 
 def _eos_ids(model: Any, tok: Any) -> list[int] | None:
@@ -244,13 +271,14 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
     emit({"event": "start", "method": job.method, "task": loaded.task, "total": total})
     texts = _inputs(job, loaded, rows)
     stop = StopAtNewline(loaded.tokenizer)
+    caps = row_caps(job, loaded, rows)
     started = time.perf_counter()
     done = tokens = 0
     for codes, order in _plan(job, loaded, rows, texts):
         for batch in _batches(order, job.batch_size):
             batch_rows = [rows[i] for i in batch]
             batch_started = time.perf_counter()
-            ids = generate_ids(job, loaded, [texts[i] for i in batch], codes, stop)
+            ids = generate_ids(job, loaded, [texts[i] for i in batch], codes, stop, [caps[i] for i in batch])
             outputs, lengths = decode(loaded, ids), generated_lengths(loaded, ids)
             latency_ms = (time.perf_counter() - batch_started) * 1000 / len(batch)
             tokens += sum(lengths)

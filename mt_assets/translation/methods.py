@@ -111,6 +111,9 @@ def generation_config(config: ConfigRow, kind: str) -> dict[str, Any]:
         "max_new_tokens": gen.max_new_tokens,
         "do_sample": False,
     }
+    # Only when set: a config without it keeps its methods' definitions (and their translations).
+    if gen.max_new_tokens_per_source_token is not None:
+        out["max_new_tokens_per_source_token"] = gen.max_new_tokens_per_source_token
     if task == "causal":
         out["stop"] = ["newline", "eos"]
         out["prompt_template"] = config.template

@@ -95,6 +95,7 @@ def plan_job(
         few_shot=tuple(few_shot),
         num_beams=gen["num_beams"],
         max_new_tokens=gen["max_new_tokens"],
+        max_new_tokens_per_source_token=gen.get("max_new_tokens_per_source_token"),
         batch_size=batch_size,
         input_file=input_file,
         models_cache_dir=settings.models_dir,

@@ -50,6 +50,12 @@ class Generation(_Strict):
     num_beams: int = Field(4, ge=1)
     max_new_tokens: int = Field(256, ge=1)
     few_shot: int = Field(3, ge=0, description="train examples in the base method's prompt (decoder LLMs)")
+    max_new_tokens_per_source_token: float | None = Field(
+        None,
+        gt=0,
+        description="caps each row at ceil(ratio x its source tokens) + 16 new tokens (never above "
+        "max_new_tokens), so an output that repeats itself stops early instead of filling max_new_tokens",
+    )
 
 
 class LanguageCodes(_Strict):
