@@ -11,6 +11,7 @@ import json
 import random
 from pathlib import Path
 
+import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     LlamaConfig,
@@ -103,7 +104,7 @@ def llama_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def tiny_m2m100(path: Path) -> Path:
+def tiny_m2m100(path: Path, seed: int = 1) -> Path:
     """An NLLB-style encoder-decoder (M2M100 architecture) saved with its tokenizer."""
     tok = nllb_tokenizer()
     config = M2M100Config(
@@ -121,12 +122,13 @@ def tiny_m2m100(path: Path) -> Path:
         eos_token_id=tok.eos_token_id,
         decoder_start_token_id=tok.eos_token_id,
     )
+    torch.manual_seed(seed)  # the same weights every run: an untrained model's outputs are then reproducible
     M2M100ForConditionalGeneration(config).save_pretrained(path)
     tok.save_pretrained(path)
     return path
 
 
-def tiny_llama(path: Path) -> Path:
+def tiny_llama(path: Path, seed: int = 0) -> Path:
     tok = llama_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tok),
@@ -140,6 +142,7 @@ def tiny_llama(path: Path) -> Path:
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
     )
+    torch.manual_seed(seed)
     LlamaForCausalLM(config).save_pretrained(path)
     tok.save_pretrained(path)
     return path
