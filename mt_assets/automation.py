@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from sqlalchemy import text
 
 from mt_assets.assets.tuning import tuning_configs
 from mt_assets.assets.watch import on_directory_change
@@ -29,6 +28,7 @@ from mt_assets.jobs import experiment_job
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
+from mt_assets.tuning import store as tuning_store
 from mt_assets.tuning.config import config_files
 
 EXPERIMENT_ASSETS = ("tuning_dataset_distribution", "fine_tuned_model", "translations", "evaluation")
@@ -108,12 +108,6 @@ def nightly_plan(histories: Mapping[str, PartitionHistory], busy: set[str] = fro
 
 
 # ---------------------------------------------------------------- inputs (instance, database)
-
-
-def config_hashes(engine) -> dict[str, str]:
-    with engine.connect() as conn:
-        rows = conn.execute(text("select name, config_sha256 from llm.tuning_configs")).all()
-    return {name: sha for name, sha in rows if sha}
 
 
 def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str):
@@ -201,13 +195,13 @@ def new_config_experiment_sensor(context: dg.SensorEvaluationContext):
 )
 def nightly_refresh(context: dg.ScheduleEvaluationContext, database: DatabaseResource):
     instance = context.instance
-    hashes = config_hashes(database.engine)
     partitions = instance.get_dynamic_partitions(tuning_config_partitions.name)
+    if not partitions:
+        return dg.SkipReason("no tuning-config partitions yet: nothing to evaluate or rank")
+    hashes = tuning_store.hashes(database.engine)
     busy = partitions_with_runs(instance, partitions, UNFINISHED)
     plan = nightly_plan({p: partition_history(instance, p, hashes.get(p)) for p in partitions}, busy)
     day = (context.scheduled_execution_time or datetime.now(UTC)).strftime("%Y-%m-%d")
-    if not partitions:
-        return dg.SkipReason("no tuning-config partitions yet: nothing to evaluate or rank")
     if not plan:
         return [dg.RunRequest(run_key=f"{day}:leaderboard", asset_selection=[LEADERBOARD_KEY])]
     return [

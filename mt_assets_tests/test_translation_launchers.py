@@ -18,10 +18,10 @@ import torch
 
 from mt_assets.assets.evaluation import translations
 from mt_assets.db.migrate import connect
+from mt_assets.event_lines import parse_event
 from mt_assets.launchers.base import TranslationFailed
 from mt_assets.launchers.local import LocalLauncher
 from mt_assets.remote.connection import Backoff
-from mt_assets.remote.job import parse_event
 from mt_assets.remote.process import RemoteProcess
 from mt_assets.remote.session import SSHSession
 from mt_assets.remote.translate import RemoteTranslationLayout, run_remote_translation, translation_job_id

@@ -21,8 +21,8 @@ from typing import Any
 
 import dagster as dg
 
+from mt_assets.event_lines import parse_event
 from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
-from mt_assets.remote.job import parse_event  # one parser for local and remote event lines
 from mt_assets.training.spec import TrainingJob
 from mt_assets.translation.spec import TranslationJob
 

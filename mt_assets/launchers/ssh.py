@@ -17,9 +17,10 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, SecretStr
 
+from mt_assets.event_lines import parse_event
 from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
 from mt_assets.remote.connection import ENV_FIELDS, SSHTarget
-from mt_assets.remote.job import parse_event, run_remote_training
+from mt_assets.remote.job import run_remote_training
 from mt_assets.remote.session import SSHSession
 from mt_assets.remote.translate import run_remote_translation
 from mt_assets.settings import Settings

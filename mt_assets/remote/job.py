@@ -80,17 +80,6 @@ def training_argv(python: str, spec_path: str, num_processes: int = 1) -> list[s
             "-m", "mt_assets.training", spec_path]
 
 
-def parse_event(line: str) -> dict[str, Any] | None:
-    """The training event on a log line, or None for other output (warnings, tracebacks)."""
-    if not line.startswith("{"):
-        return None
-    try:
-        event = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return event if isinstance(event, dict) and "event" in event else None
-
-
 @dataclass(frozen=True)
 class RemoteTrainingResult:
     status: ProcessStatus

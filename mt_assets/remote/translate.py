@@ -87,16 +87,9 @@ def upload_directory(session: SSHSession, local: Path, uploads_dir: str) -> str:
     return remote
 
 
-def _remote_files(session: SSHSession, remote: str) -> dict[str, str] | None:
-    def exists(s: SSHSession) -> bool:
-        try:
-            s.sftp.stat(remote)
-            return True
-        except FileNotFoundError:
-            return False
-
-    if not session.call(exists):
-        return None
+def _remote_files(session: SSHSession, remote: str) -> dict[str, str]:
+    """Complete files under `remote` with their sha256; {} when it does not exist (the hash script
+    walks nothing), so no separate existence check."""
     return {rel: sha for rel, sha in session.call(lambda s: remote_manifest(s, remote)).items()
             if not rel.endswith(".part")}
 

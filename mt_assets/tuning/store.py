@@ -94,6 +94,13 @@ def names(engine: Engine) -> list[str]:
         return list(conn.execute(text("select name from llm.tuning_configs order by name")).scalars())
 
 
+def hashes(engine: Engine) -> dict[str, str]:
+    """name -> config_sha256 of every stored config that has one."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("select name, config_sha256 from llm.tuning_configs")).all()
+    return {name: sha for name, sha in rows if sha}
+
+
 @dataclass(frozen=True)
 class StoredConfig:
     id: int
