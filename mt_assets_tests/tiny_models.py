@@ -128,7 +128,10 @@ def tiny_m2m100(path: Path, seed: int = 1) -> Path:
     return path
 
 
-def tiny_llama(path: Path, seed: int = 0) -> Path:
+def tiny_llama(path: Path, seed: int = 0, initializer_range: float = 0.02) -> Path:
+    """A 2-layer Llama with random weights. A larger `initializer_range` (e.g. 0.3) makes its outputs
+    depend on every input token and position, which tests of exact decoding need; at the default the
+    model repeats one short loop whatever the prompt."""
     tok = llama_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tok),
@@ -141,6 +144,7 @@ def tiny_llama(path: Path, seed: int = 0) -> Path:
         pad_token_id=tok.pad_token_id,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
+        initializer_range=initializer_range,
     )
     torch.manual_seed(seed)
     LlamaForCausalLM(config).save_pretrained(path)

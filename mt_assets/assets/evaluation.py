@@ -30,7 +30,7 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 
 
 class TranslationsConfig(dg.Config):
-    batch_size: int = 16  # rows generated together; lower it if a batch runs out of memory
+    batch_size: int = 64  # rows generated together; lower it if a batch runs out of memory
 
 
 @dg.asset(

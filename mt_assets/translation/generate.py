@@ -6,6 +6,12 @@ the start rather than at the end. Seq2seq models with language codes (NLLB) get 
 source code as `src_lang` and the target code as the forced first token; decoder LLMs get
 left padding and stop at the first newline or EOS of each row.
 
+A decoder LLM's few-shot examples open every prompt, so their key/value cache is computed once per
+job (`shared_prefix`) and each batch starts from it (`batch_cache`): on a CPU the ~400-token
+3-shot prefix would otherwise be most of every row's prefill. The batch cache lays the prefix out
+exactly as left padding does (pads first, then the prefix), so each row sees the same tokens at the
+same positions as when it is generated alone.
+
 Events (one dict each, in order of completion):
   {"event": "start", "method", "task", "total"}
   {"event": "translation", "tuning_dataset_distribution_id", "translated_text", "latency_ms",
@@ -20,6 +26,7 @@ the model generated for the row (up to and including its stop token, without pad
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -33,13 +40,16 @@ from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
+    DynamicCache,
     StoppingCriteria,
     StoppingCriteriaList,
 )
+from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from mt_assets import prompts
 from mt_assets.training import data, sources
 from mt_assets.training.model import detect_task
+from mt_assets.translation import greedy
 from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.spec import INPUT_FIELDS, TranslationJob
 
@@ -114,13 +124,14 @@ class StopAtNewline(StoppingCriteria):
         self._tokenizer = tokenizer
         self._seen: dict[int, bool] = {}
 
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        flags = []
-        for token in input_ids[:, -1].tolist():
+    def flags(self, tokens: list[int]) -> list[bool]:
+        for token in tokens:
             if token not in self._seen:
                 self._seen[token] = STOP_TEXT in self._tokenizer.decode([token])
-            flags.append(self._seen[token])
-        return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
+        return [self._seen[token] for token in tokens]
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return torch.tensor(self.flags(input_ids[:, -1].tolist()), dtype=torch.bool, device=input_ids.device)
 
 
 def cut_at_stop(text: str) -> str:
@@ -135,6 +146,67 @@ def few_shot_prefix(job: TranslationJob) -> str:
         sep = "" if prompt[-1].isspace() else " "  # as training joins prompt and target
         blocks.append(prompt + sep + example["official_translate"].strip())
     return "".join(block + EXAMPLE_SEPARATOR for block in blocks)
+
+
+@dataclass(frozen=True)
+class SharedPrefix:
+    """The token ids every prompt of a job opens with (BOS and the few-shot examples) and their
+    key/value cache for one row."""
+
+    ids: tuple[int, ...]
+    cache: DynamicCache
+
+
+def shared_prefix(job: TranslationJob, loaded: Loaded, texts: list[str]) -> SharedPrefix | None:
+    """The few-shot prefix's cache, or None where reusing it could change an output: no examples,
+    beam search (generate expands the batch itself), a prompt whose tokens do not start with the
+    prefix's own tokens (a merge across the boundary), a cache other than plain dynamic layers, or a
+    sliding-window layer too short to hold the whole prefix."""
+    if loaded.task != "causal" or not job.few_shot or job.num_beams != 1 or not texts:
+        return None
+    tok = loaded.tokenizer
+    ids = tuple(tok(few_shot_prefix(job))["input_ids"])
+    if any(tuple(row[: len(ids)]) != ids for row in tok(texts)["input_ids"]):
+        return None
+    with torch.inference_mode():
+        cache = loaded.model(
+            input_ids=torch.tensor([ids], device=loaded.device), use_cache=True, logits_to_keep=1
+        ).cache
+    if not isinstance(cache, DynamicCache):
+        return None
+    for layer in cache.layers:
+        if type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) or layer.get_seq_length() != len(ids):
+            return None
+        if isinstance(layer, DynamicSlidingWindowLayer) and len(ids) >= layer.sliding_window - 1:
+            return None
+    return SharedPrefix(ids, cache)
+
+
+def batch_cache(prefix: SharedPrefix, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> DynamicCache | None:
+    """The cache of a left-padded batch's first len(prefix) columns: row i holds its p_i pads (zeros,
+    masked out) and then the prefix's first len(prefix) - p_i positions, as if generated from scratch;
+    generate recomputes the rest. None when a row does not hold the prefix after its pads, or pads
+    more than the prefix is long."""
+    length = len(prefix.ids)
+    pads = (attention_mask == 0).sum(dim=1).tolist()
+    expected = torch.tensor(prefix.ids, device=input_ids.device)
+    for row, pad in enumerate(pads):
+        if pad > length or not torch.equal(input_ids[row, pad : pad + length], expected):
+            return None
+    cache = copy.deepcopy(prefix.cache)
+    for layer in cache.layers:
+        layer.keys, layer.values = (_shifted(layer.keys, pads), _shifted(layer.values, pads))
+    return cache
+
+
+def _shifted(states: torch.Tensor, pads: list[int]) -> torch.Tensor:
+    """[1, heads, P, dim] states -> [rows, heads, P, dim], row i moved right by pads[i] (zeros before)."""
+    length = states.shape[-2]
+    rows = [
+        torch.cat([states.new_zeros(*states.shape[:-2], pad, states.shape[-1]), states[..., : length - pad, :]], dim=-2)
+        for pad in pads
+    ]
+    return torch.cat(rows, dim=0)
 
 
 def _prompt(job: TranslationJob, prefix: str, row: dict[str, Any]) -> str:
@@ -192,10 +264,14 @@ def generate_ids(
     codes: tuple,
     stop: StopAtNewline,
     caps: list[int] | None = None,
+    prefix: SharedPrefix | None = None,
+    drop_finished: bool = True,
 ) -> torch.Tensor:
     """The generated token ids of one batch (for decoder LLMs without the prompt). With `caps`, the
     batch generates up to its largest cap and each row is cut to its own, so a row's output does
-    not depend on the rows batched with it."""
+    not depend on the rows batched with it. With `prefix`, generation starts from its cache.
+    Greedy decoder batches drop finished rows (`greedy.decode`) unless `drop_finished` is False
+    or the model's generation config needs `generate`'s logits processors."""
     tok, model = loaded.tokenizer, loaded.model
     kwargs: dict[str, Any] = {
         "max_new_tokens": max(caps) if caps else job.max_new_tokens,
@@ -213,6 +289,23 @@ def generate_ids(
         kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
         kwargs["eos_token_id"] = _eos_ids(model, tok)
     encoded = tok(texts, return_tensors="pt", padding=True).to(loaded.device)
+    cache = None
+    if prefix is not None and loaded.task == "causal":
+        cache = batch_cache(prefix, encoded["input_ids"], encoded["attention_mask"])
+    if drop_finished and loaded.task == "causal" and job.num_beams == 1 and greedy.plain(model.generation_config):
+        with torch.inference_mode():
+            return greedy.decode(
+                model,
+                encoded["input_ids"],
+                encoded["attention_mask"],
+                caps or [job.max_new_tokens] * len(texts),
+                stop.flags,
+                kwargs["eos_token_id"] or [],
+                tok.pad_token_id,
+                cache,
+            )
+    if cache is not None:
+        kwargs["cache"] = cache
     with torch.inference_mode():
         output = model.generate(**encoded, **kwargs)
         generated = output[:, encoded["input_ids"].shape[1] :] if loaded.task == "causal" else output
@@ -273,12 +366,15 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
     stop = StopAtNewline(loaded.tokenizer)
     caps = row_caps(job, loaded, rows)
     started = time.perf_counter()
+    prefix = shared_prefix(job, loaded, texts)
     done = tokens = 0
     for codes, order in _plan(job, loaded, rows, texts):
         for batch in _batches(order, job.batch_size):
             batch_rows = [rows[i] for i in batch]
             batch_started = time.perf_counter()
-            ids = generate_ids(job, loaded, [texts[i] for i in batch], codes, stop, [caps[i] for i in batch])
+            ids = generate_ids(
+                job, loaded, [texts[i] for i in batch], codes, stop, [caps[i] for i in batch], prefix
+            )
             outputs, lengths = decode(loaded, ids), generated_lengths(loaded, ids)
             latency_ms = (time.perf_counter() - batch_started) * 1000 / len(batch)
             tokens += sum(lengths)

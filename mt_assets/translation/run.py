@@ -126,7 +126,7 @@ def translate_config(
     settings: Settings,
     log: Log,
     run: RunTranslation,
-    batch_size: int = 16,
+    batch_size: int = 64,
     write_batch: int = 16,
 ) -> TranslationOutcome:
     """`conn` must be in autocommit mode: each written batch is committed on its own. Rows are

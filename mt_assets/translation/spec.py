@@ -35,7 +35,7 @@ class TranslationJob(BaseModel):
     max_new_tokens_per_source_token: float | None = Field(
         None, gt=0, description="per-row cap: ceil(ratio x source tokens) + 16, at most max_new_tokens"
     )
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(64, ge=1)
     input_file: Path = Field(description="JSONL of rows to translate (INPUT_FIELDS and template variables)")
     models_cache_dir: Path
 
