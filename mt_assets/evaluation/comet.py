@@ -3,8 +3,10 @@
 COMET needs the `unbabel-comet` package and a COMET checkpoint in a local directory named by
 MT_COMET_MODEL (never downloaded by us). Its score would be stored in `llm.evaluation` as metric
 `comet` (allowed by sql/0007_comet_metric.sql), outside the sacrebleu `Metric` enum, which holds
-the metrics every evaluation computes. Scoring itself is not wired in yet: when everything is in
-place the evaluation says so in its one COMET log line rather than pretending to have scored.
+the metrics every evaluation computes. It is not scored: unbabel-comet 2.2.7, its newest release,
+requires transformers<5 (and numpy<2, huggingface-hub<1) while this project requires
+transformers 5, so no consistent install has both. The evaluation says so in its one COMET log
+line rather than pretending to have scored.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def comet_setup(environ: Mapping[str, str] | None = None) -> CometSetup:
         return CometSetup(None, f"COMET skipped: {PACKAGE} is not installed (pip install {PACKAGE})")
     return CometSetup(
         path,
-        f"COMET skipped: {PACKAGE} and {ENV}={configured} are present, but COMET scoring is not "
-        "implemented yet; only BLEU, chrF++ and TER are scored",
+        f"COMET skipped: {PACKAGE} and {ENV}={configured} are present, but mt-assets does not score COMET: "
+        f"{PACKAGE} releases up to 2.2.7 require transformers<5 and mt-assets runs on transformers 5; "
+        "only BLEU, chrF++ and TER are scored",
     )

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
 
-from mt_assets.training import checkpoints, data, sources
+from mt_assets.training import checkpoints, data, sources, target_loss
 from mt_assets.training import model as modeling
 from mt_assets.training.artefacts import directory_sha256
 from mt_assets.training.events import EventCallback, Reporter, TokenCounter
@@ -130,6 +130,23 @@ class CountingTrainer(Trainer):
         self._tokens.total += n
         return super().training_step(model, inputs, num_items_in_batch)
 
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """Decoder LLMs of known families: the loss from the target positions' logits only
+        (`target_loss`). Anything else, evaluation (which wants the outputs) and a model wrapped for
+        several processes (DDP syncs gradients in its own forward) go through Trainer's own."""
+        head = None
+        if not (self._seq2seq or return_outputs or self.label_smoother or self.compute_loss_func) and "labels" in inputs:
+            if self.accelerator.unwrap_model(model) is model:
+                head = target_loss.head_of(model)
+        if head is None:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        # As Trainer: the count of target tokens is used only for a model whose loss accepts it.
+        items = num_items_in_batch if self.model_accepts_loss_kwargs else None
+        loss = target_loss.target_loss(head, inputs, items)
+        if self.args.average_tokens_across_devices and items is not None:
+            loss = loss * (self.accelerator.num_processes // self.get_tp_size())
+        return loss
+
 
 def collator(prepared: Prepared, **kwargs: Any) -> DataCollatorForSeq2Seq:
     # Pads input_ids with the pad token and labels with IGNORE_INDEX, per batch.
@@ -141,9 +158,12 @@ def collator(prepared: Prepared, **kwargs: Any) -> DataCollatorForSeq2Seq:
     )
 
 
-def build_trainer(prepared: Prepared, reporter: Reporter, tokens: TokenCounter) -> CountingTrainer:
+def build_trainer(
+    prepared: Prepared, reporter: Reporter, tokens: TokenCounter, cls: type[CountingTrainer] = CountingTrainer
+) -> CountingTrainer:
+    """`cls` lets a benchmark swap one behaviour (bench/train_throughput.py --baseline full-logits)."""
     args = training_arguments(prepared.job, prepared.validation is not None)
-    trainer = CountingTrainer(
+    trainer = cls(
         model=prepared.model,
         args=args,
         train_dataset=prepared.train,
