@@ -159,3 +159,37 @@ def test_works_as_a_normal_user():
     finally:
         as_nobody("db", "stop")
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_dev_serves_the_ui_and_ctrl_c_stops_it_and_the_database(mt_home, tmp_path):
+    """`mt-assets dev` starts the embedded server and `dagster dev`; Ctrl-C (SIGINT to the command,
+    as a terminal sends it) stops both."""
+    import signal
+    import urllib.error
+    import urllib.request
+
+    from mt_assets_tests.dagster_ui import _wait_ready, free_port
+
+    env = {"MT_HOME": str(mt_home), "MT_CONFIG_DIR": str(tmp_path), "MT_RAW_DIR": str(tmp_path / "raw")}
+    assert run(["db", "status"], env).returncode == 3  # stopped: `dev` must start it
+    port = free_port()
+    log = tmp_path / "dev.log"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MT_", "DAGSTER_"))}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mt_assets.cli", "dev", "--port", str(port)],
+            env={**clean, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}", log)
+        assert run(["db", "status"], env).returncode == 0
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+    assert run(["db", "status"], env).returncode == 3, "the embedded server `dev` started is stopped"
+    assert "embedded PostgreSQL stopped" in log.read_text()
