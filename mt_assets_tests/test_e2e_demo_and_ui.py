@@ -6,6 +6,7 @@ GraphQL API succeeds, and headless Chromium finds the leaderboard table on the a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -201,7 +202,7 @@ def test_readme_commands_run_as_written(demo_run, demo_env):
                 f"--select translations,evaluation --partition {SSH_CONFIG}", "--select leaderboard",
                 "mt-assets leaderboard", "--select 'tuning_dataset_distribution*'"):
         assert ran in done.stderr, f"{ran!r} did not run"
-    assert "llm.evaluation" in done.stdout  # psql '\dt llm.*'
+    assert re.search(r"^\s*llm\s*\|\s*evaluation\s*\|\s*table", done.stdout, re.M)  # psql '\dt llm.*'
     assert SSH_CONFIG in done.stdout and "chrF++" in done.stdout  # the terminal leaderboard
 
     url = _cli("db", "url", env=demo_env).stdout.strip()

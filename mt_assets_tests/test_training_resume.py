@@ -136,3 +136,30 @@ def test_a_job_already_training_is_refused(m2m_dir, tmp_path):
     with checkpoints.claim(spec.output_dir, spec):
         with pytest.raises(CheckpointError, match="already training"):
             trainer.run(spec, CollectingReporter())
+
+
+@pytest.mark.parametrize("model", ["llama", "m2m100"])
+def test_died_after_its_last_checkpoint_takes_no_extra_step(m2m_dir, tmp_path, model):
+    """Resumed at max_steps, transformers would train one step more; the last checkpoint's
+    weights are the final ones instead."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from mt_assets_tests.tiny_models import tiny_llama
+
+    model_dir = m2m_dir if model == "m2m100" else tiny_llama(tmp_path / "llama")
+    extra = {"source_language_code": "arb_Arab", "target_language_code": "eng_Latn"} if model == "m2m100" else {}
+    args = {"max_steps": 4, "save_steps": 1, "logging_steps": 1, "per_device_train_batch_size": 4, "seed": 1}
+    tiny = job(tmp_path, model_dir, training_args=args, **extra)
+    assert trainer.run(tiny, CollectingReporter())["global_step"] == 4
+    out = tiny.output_dir
+    shutil.rmtree(out / trainer.FINAL_DIR)  # as if the job died right after checkpoint-4
+    (out / trainer.RESULT_FILE).unlink()
+
+    result = trainer.run(tiny, CollectingReporter())
+    assert result["resumed_from"] == str(out / "checkpoint-4")
+    assert result["global_step"] == 4
+    final = load_file(out / trainer.FINAL_DIR / "adapter_model.safetensors")
+    last = load_file(out / "checkpoint-4" / "adapter_model.safetensors")
+    assert final.keys() == last.keys() and all(final[k].equal(last[k]) for k in final)

@@ -42,6 +42,14 @@ def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def step_of(checkpoint: Path) -> int:
+    """N of a `checkpoint-N` directory (resume_point has checked it equals its global_step)."""
+    match = _CHECKPOINT.match(checkpoint.name)
+    if match is None:
+        raise CheckpointError(f"{checkpoint} is not a checkpoint-N directory")
+    return int(match.group(1))
+
+
 def claim(output_dir: Path, job: TrainingJob) -> IO[str]:
     """Mark output_dir as this job's, refusing one that holds another job's checkpoints or
     that another process is training in. Keep the returned lock open while training."""

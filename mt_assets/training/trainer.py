@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
+from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainerState, TrainingArguments
 
 from mt_assets.training import checkpoints, data, sources, target_loss
 from mt_assets.training import model as modeling
@@ -221,7 +221,14 @@ def _train(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
         }
     )
     try:
-        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        if resume_from is not None and 0 < trainer.args.max_steps <= checkpoints.step_of(resume_from):
+            # The job died after its last checkpoint: those are the final weights. Trainer.train would
+            # take one step too many (transformers 5.24 checks max_steps only after a step).
+            trainer._load_from_checkpoint(str(resume_from))
+            trainer.state = TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
+            train_metrics: dict[str, Any] = {}
+        else:
+            train_metrics = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None).metrics
         # eval_strategy "no" is a choice (validation costs CPU minutes): no final evaluation either
         evaluate = prepared.validation is not None and trainer.args.eval_strategy != "no"
         eval_metrics = final_eval(trainer) if evaluate else {}
@@ -234,7 +241,7 @@ def _train(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
             ) from exc
         raise
     final = save_final(prepared, job.output_dir / FINAL_DIR)
-    runtime = output.metrics.get("train_runtime") or 0.0
+    runtime = train_metrics.get("train_runtime") or 0.0
     files, artefact_sha = directory_sha256(final)
     result = {
         "job_id": job.job_id,
@@ -250,7 +257,7 @@ def _train(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
         "global_step": trainer.state.global_step,
         "resumed_from": str(resume_from) if resume_from else None,
         "metrics": {
-            **{k: v for k, v in output.metrics.items() if isinstance(v, int | float)},
+            **{k: v for k, v in train_metrics.items() if isinstance(v, int | float)},
             **{k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
             "train_tokens": tokens.total,
             "tokens_per_second": tokens.total / runtime if runtime else None,
