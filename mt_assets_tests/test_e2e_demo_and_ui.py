@@ -181,7 +181,7 @@ def readme_script(ssh: SSHServer) -> str:
         assert placeholder in script, f"README no longer has {placeholder!r}: update this test"
         script = script.replace(placeholder, value)
     assert "CONFIG" not in script.replace("MT_CONFIG_DIR", ""), "a CONFIG placeholder was left unfilled"
-    return "set -euo pipefail -x\n" + script + "\n"
+    return "PS4='+ [${SECONDS}s] '\nset -euo pipefail -x\n" + script + "\n"
 
 
 def test_readme_commands_run_as_written(demo_run, demo_env):

@@ -19,19 +19,12 @@ from mt_assets.translation.generate import (
     shared_prefix,
 )
 from mt_assets.translation.spec import TranslationJob
-from mt_assets_tests.tiny_models import TEMPLATE, rows, tiny_llama, write_jsonl
+from mt_assets_tests.tiny_models import TEMPLATE, rows, tiny_llama, translation_job
 
 
 def _job(tmp_path: Path, model_dir: Path, n: int, **fields) -> TranslationJob:
-    items = [{k: v for k, v in r.items() if k != "official_translate"} for r in rows(n)]
-    return TranslationJob(
-        method="tiny:base",
-        model_source=str(model_dir),
-        input_file=write_jsonl(tmp_path / "input.jsonl", items),
-        models_cache_dir=tmp_path / "models",
-        prompt_template=TEMPLATE,
-        **{"max_new_tokens": 24, "few_shot": tuple(rows(2, seed=99)), **fields},
-    )
+    defaults = {"prompt_template": TEMPLATE, "max_new_tokens": 24, "few_shot": tuple(rows(2, seed=99))}
+    return translation_job(tmp_path, model_dir, n, tmp_path / "models", **{**defaults, **fields})
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from mt_assets.training.artefacts import directory_sha256
 from mt_assets.translation.generate import run_translation
 from mt_assets.translation.spec import TranslationJob
 from mt_assets_tests.sshd import SSHServer, running_sshd
-from mt_assets_tests.tiny_models import TEMPLATE, rows, tiny_llama, tiny_m2m100, write_jsonl
+from mt_assets_tests.tiny_models import TEMPLATE, rows, tiny_llama, tiny_m2m100, translation_job
 
 CODES = {"source_language_code": "arb_Arab", "target_language_code": "eng_Latn"}
 
@@ -50,14 +50,7 @@ def sshd_server() -> Iterator[SSHServer]:
 def _job(tmp_path: Path, model: Path | str, n: int, **fields) -> TranslationJob:
     work = tmp_path / f"work-{uuid.uuid4().hex[:6]}"
     work.mkdir()
-    items = [{k: v for k, v in r.items() if k != "official_translate"} for r in rows(n)]
-    return TranslationJob(
-        method="tiny:base",
-        model_source=str(model),
-        input_file=write_jsonl(work / "input.jsonl", items),
-        models_cache_dir=tmp_path / "models",
-        **{"max_new_tokens": 6, **fields},
-    )
+    return translation_job(work, model, n, tmp_path / "models", **fields)
 
 
 def _texts(events: list[dict]) -> dict[int, str]:

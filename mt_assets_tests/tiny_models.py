@@ -23,6 +23,7 @@ from transformers import (
 )
 
 from mt_assets.training.spec import TrainingJob
+from mt_assets.translation.spec import TranslationJob
 
 LANGUAGE_CODES = ["arb_Arab", "pes_Arab", "eng_Latn"]
 _SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
@@ -189,3 +190,15 @@ def job(tmp: Path, model_dir: Path, methodology: str = "lora", **overrides) -> T
     }
     fields.update(overrides)
     return TrainingJob(**fields)
+
+
+def translation_job(work: Path, model: Path | str, n: int, models_dir: Path, **fields) -> TranslationJob:
+    """A job translating n synthetic rows (their references left out) written under work."""
+    items = [{k: v for k, v in r.items() if k != "official_translate"} for r in rows(n)]
+    return TranslationJob(
+        method="tiny:base",
+        model_source=str(model),
+        input_file=write_jsonl(work / "input.jsonl", items),
+        models_cache_dir=models_dir,
+        **{"max_new_tokens": 6, **fields},
+    )
