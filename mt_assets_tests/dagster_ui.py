@@ -85,7 +85,7 @@ class DagsterDev:
         raise AssertionError(f"run {run_id} did not finish in {timeout} s; log: {self.log}")
 
 
-def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
+def wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -110,7 +110,7 @@ def dagster_dev(env: dict[str, str], workdir: Path) -> Iterator[DagsterDev]:
         )
     try:
         server = DagsterDev(port, log)
-        _wait_ready(proc, server.base, log)
+        wait_ready(proc, server.base, log)
         yield server
     finally:
         os.killpg(proc.pid, signal.SIGINT)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psycopg
 import pytest
 
 import mt_assets
+from mt_assets_tests.dagster_ui import free_port, wait_ready
 
 REPO = Path(mt_assets.__file__).resolve().parent.parent
 
@@ -164,12 +168,6 @@ def test_works_as_a_normal_user():
 def test_dev_serves_the_ui_and_ctrl_c_stops_it_and_the_database(mt_home, tmp_path):
     """`mt-assets dev` starts the embedded server and `dagster dev`; Ctrl-C (SIGINT to the command,
     as a terminal sends it) stops both."""
-    import signal
-    import urllib.error
-    import urllib.request
-
-    from mt_assets_tests.dagster_ui import _wait_ready, free_port
-
     env = {"MT_HOME": str(mt_home), "MT_CONFIG_DIR": str(tmp_path), "MT_RAW_DIR": str(tmp_path / "raw")}
     assert run(["db", "status"], env).returncode == 3  # stopped: `dev` must start it
     port = free_port()
@@ -182,7 +180,7 @@ def test_dev_serves_the_ui_and_ctrl_c_stops_it_and_the_database(mt_home, tmp_pat
             stdout=out, stderr=subprocess.STDOUT,
         )
     try:
-        _wait_ready(proc, f"http://127.0.0.1:{port}", log)
+        wait_ready(proc, f"http://127.0.0.1:{port}", log)
         assert run(["db", "status"], env).returncode == 0
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]

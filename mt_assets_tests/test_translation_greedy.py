@@ -39,7 +39,7 @@ def test_batched_greedy_gives_generate_one_row_at_a_time_tokens(tmp_path, model_
     texts = _inputs(job, loaded, read_inputs(job.input_file))
     stop = StopAtNewline(loaded.tokenizer)
     caps = [3, 24, 9, 1, 17, 24, 5]  # rows leave the batch at different steps
-    prefix = shared_prefix(job, loaded, texts) if with_prefix else None
+    prefix = shared_prefix(job, loaded) if with_prefix else None
     assert (prefix is not None) is with_prefix
 
     batched = generate_ids(job, loaded, texts, (), stop, caps, prefix)
@@ -56,7 +56,7 @@ def test_prefix_cache_holds_what_a_left_padded_forward_computes(tmp_path, model_
     job = _job(tmp_path, model_dir, 5)
     loaded = load(job)
     texts = _inputs(job, loaded, read_inputs(job.input_file))
-    prefix = shared_prefix(job, loaded, texts)
+    prefix = shared_prefix(job, loaded)
     assert prefix is not None
     length = len(prefix.ids)
     encoded = loaded.tokenizer(texts, return_tensors="pt", padding=True)
@@ -84,14 +84,14 @@ def test_prefix_cache_holds_what_a_left_padded_forward_computes(tmp_path, model_
 def test_prefix_cache_is_not_used_where_it_could_change_outputs(tmp_path, model_dir):
     no_examples = _job(tmp_path, model_dir, 3, few_shot=())
     loaded = load(no_examples)
-    assert shared_prefix(no_examples, loaded, _inputs(no_examples, loaded, read_inputs(no_examples.input_file))) is None
+    assert shared_prefix(no_examples, loaded) is None
 
     beams = _job(tmp_path, model_dir, 3, num_beams=2)
     texts = _inputs(beams, loaded, read_inputs(beams.input_file))
-    assert shared_prefix(beams, loaded, texts) is None
+    assert shared_prefix(beams, loaded) is None
 
     usable = _job(tmp_path, model_dir, 3)
-    prefix = shared_prefix(usable, loaded, texts)
+    prefix = shared_prefix(usable, loaded)
     encoded = loaded.tokenizer(["some other prompt"] + texts[1:], return_tensors="pt", padding=True)
     assert batch_cache(prefix, encoded["input_ids"], encoded["attention_mask"]) is None
 

@@ -21,6 +21,7 @@ from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
 from mt_assets.translation.methods import FINE_TUNED
 from mt_assets.translation.run import samples, translate_config
+from mt_assets.translation.spec import DEFAULT_BATCH_SIZE
 
 GATE_CHECK = "fine_tuned_not_worse_than_base"
 
@@ -30,7 +31,7 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 
 
 class TranslationsConfig(dg.Config):
-    batch_size: int = 64  # rows generated together; lower it if a batch runs out of memory
+    batch_size: int = DEFAULT_BATCH_SIZE  # rows generated together; lower it if a batch runs out of memory
 
 
 @dg.asset(

@@ -27,7 +27,7 @@ from mt_assets.translation.methods import (
     ensure_config_execution,
     test_row_count,
 )
-from mt_assets.translation.spec import TranslationJob
+from mt_assets.translation.spec import DEFAULT_BATCH_SIZE, TranslationJob
 
 Log = Callable[[str], None]
 Emit = Callable[[dict[str, Any]], None]
@@ -126,7 +126,7 @@ def translate_config(
     settings: Settings,
     log: Log,
     run: RunTranslation,
-    batch_size: int = 64,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     write_batch: int = 16,
 ) -> TranslationOutcome:
     """`conn` must be in autocommit mode: each written batch is committed on its own. Rows are

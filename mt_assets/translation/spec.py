@@ -16,6 +16,10 @@ EXAMPLE_FIELDS = ("source_text", "official_translate", "source_language")
 INPUT_FIELDS = ("tuning_dataset_distribution_id", "source_text", "source_language")
 
 
+# Rows generated together. Greedy decoder batches drop finished rows, so on a CPU a bigger batch is
+# nearly free per step (Gemma 3 270M: 65 ms for 1 row, 239 ms for 32); lower it if a batch runs out of memory.
+DEFAULT_BATCH_SIZE = 64
+
 class TranslationJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -35,7 +39,7 @@ class TranslationJob(BaseModel):
     max_new_tokens_per_source_token: float | None = Field(
         None, gt=0, description="per-row cap: ceil(ratio x source tokens) + 16, at most max_new_tokens"
     )
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1)
     input_file: Path = Field(description="JSONL of rows to translate (INPUT_FIELDS and template variables)")
     models_cache_dir: Path
 
