@@ -78,7 +78,7 @@ def test_translate_evaluate_rank_and_resume(pg_dagster_instance, mt_env, db_url,
             "select count(*) from llm.tuning_dataset_distribution where split = 'test'"
         ).fetchone()[0]
         methods = conn.execute(
-            "select m.name, m.kind, m.fine_tuned_model_id is not null, count(t.id) from llm.translation_method m "
+            "select m.name, m.kind, m.fine_tuned_models_id is not null, count(t.id) from llm.translation_method m "
             "join llm.translation t on t.translation_method_id = m.id group by 1, 2, 3 order by 1"
         ).fetchall()
         scores = conn.execute(
@@ -169,7 +169,7 @@ def _planted(db_url: str, name: str, segments: int) -> None:
                 (edition, row["source_text"], reference, str(i)),
             ).fetchone()[0]
             row_id = conn.execute(
-                "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split) "
+                "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split) "
                 "values (%s, %s, 'test') returning id",
                 (config_id, dataset_id),
             ).fetchone()[0]

@@ -68,7 +68,7 @@ def execution(conn: psycopg.Connection) -> int:
     )
     tuned = _one(
         conn,
-        "insert into llm.translation_method (name, kind, tuning_config_id, fine_tuned_model_id) "
+        "insert into llm.translation_method (name, kind, tuning_config_id, fine_tuned_models_id) "
         "values ('tiny-lora-fine-tuned', 'fine_tuned', %s, %s)",
         (config, model),
     )
@@ -90,7 +90,7 @@ def execution(conn: psycopg.Connection) -> int:
         split = "test" if index < len(SEGMENTS) else "train"
         distribution = _one(
             conn,
-            "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split) values (%s, %s, %s)",
+            "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split) values (%s, %s, %s)",
             (config, dataset, split),
         )
         for method, text in ((base, base_out), (tuned, tuned_out)):

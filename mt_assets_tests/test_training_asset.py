@@ -69,7 +69,7 @@ def _seed(db_url: str, model_dir: Path) -> None:
             split = "test" if i % 10 == 0 else "validation" if i % 10 == 1 else "train"
             conn.execute(
                 text(
-                    "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split) "
+                    "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split) "
                     "values (:c, :d, :split)"
                 ),
                 {"c": config, "d": dataset_id, "split": split},

@@ -148,7 +148,7 @@ def _seed_config(db_url: str, name: str, model_dir: Path, adapter: Path, tests: 
                 (edition, f"{row['source_text']} {i}", row["official_translate"], str(i)),
             ).fetchone()[0]
             conn.execute(
-                "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split) "
+                "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split) "
                 "values (%s, %s, 'test')",
                 (config_id, dataset_id),
             )

@@ -42,7 +42,7 @@ def _rows(conn, config_id: int, splits: list[str]) -> list[int]:
         ).fetchone()[0]
         ids.append(
             conn.execute(
-                "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split) "
+                "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split) "
                 "values (%s, %s, %s) returning id",
                 (config_id, dataset_id, split),
             ).fetchone()[0]

@@ -72,8 +72,8 @@ def _query(db_url: str, sql: str, params: tuple = ()) -> list[tuple]:
 def _split_rows(db_url: str, name: str) -> list[tuple]:
     return _query(
         db_url,
-        "select t.id, t.dataset_id, t.split from llm.tuning_dataset_distribution t"
-        " join llm.tuning_configs c on c.id = t.tuning_config_id where c.name = %s order by t.dataset_id",
+        "select t.id, t.dataset_record_id, t.split from llm.tuning_dataset_distribution t"
+        " join llm.tuning_configs c on c.id = t.tuning_config_id where c.name = %s order by t.dataset_record_id",
         (name,),
     )
 
@@ -268,10 +268,10 @@ def test_leak_check_catches_a_planted_duplicate(run):
         conn.execute(
             "insert into llm.dataset (edition_id, source_text, source_reference, official_translate, source_language)"
             " select d.edition_id, upper(d.source_text) || '  ', 'planted', 'x', 'ar' from llm.tuning_dataset_distribution t"
-            " join llm.dataset d on d.id = t.dataset_id where t.split = 'test' order by d.id limit 1"
+            " join llm.dataset d on d.id = t.dataset_record_id where t.split = 'test' order by d.id limit 1"
         )
         conn.execute(
-            "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split, config_sha256)"
+            "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split, config_sha256)"
             " select c.id, d.id, 'train', c.config_sha256 from llm.tuning_configs c, llm.dataset d"
             " where d.source_reference = 'planted'"
         )

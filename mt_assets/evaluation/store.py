@@ -23,7 +23,7 @@ select t.id, d.id, m.name, d.source_language, e.name, t.translated_text, d.offic
 from llm.translation t
 join llm.translation_method m on m.id = t.translation_method_id
 join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id
-join llm.dataset d on d.id = td.dataset_id
+join llm.dataset d on d.id = td.dataset_record_id
 join llm.dataset_editions e on e.id = d.edition_id
 where t.translation_execution_id = %s
   and td.split = 'test'  -- a score over training rows would flatter the model
@@ -54,7 +54,7 @@ from llm.evaluation ev
 join llm.translation_method m on m.id = ev.translation_method_id
 join llm.translation_execution x on x.id = ev.translation_execution_id
 left join llm.tuning_configs c on c.id = m.tuning_config_id
-left join llm.fine_tuned_models f on f.id = m.fine_tuned_model_id
+left join llm.fine_tuned_models f on f.id = m.fine_tuned_models_id
 where ev.scope = %(all)s
 order by x.name, 2, m.kind, ev.metric
 """

@@ -24,7 +24,7 @@ _EXPORT = text(
            d.official_translate, d.source_language, d.target_language, d.source_reference,
            d.source_paragraph, e.name as edition, tdd.split
     from llm.tuning_dataset_distribution tdd
-    join llm.dataset d on d.id = tdd.dataset_id
+    join llm.dataset d on d.id = tdd.dataset_record_id
     join llm.dataset_editions e on e.id = d.edition_id
     where tdd.tuning_config_id = :config_id and tdd.split in ('train', 'validation')
     order by tdd.split, d.id

@@ -139,9 +139,9 @@ def ensure_user_execution(conn: psycopg.Connection, item: LoadedExecution) -> Us
             ).fetchall()
         )
         shared = conn.execute(
-            "select count(*) from (select dataset_id from llm.tuning_dataset_distribution td "
+            "select count(*) from (select dataset_record_id from llm.tuning_dataset_distribution td "
             "join llm.tuning_configs c on c.id = td.tuning_config_id "
-            "where c.name = any(%s) and td.split = 'test' group by dataset_id "
+            "where c.name = any(%s) and td.split = 'test' group by dataset_record_id "
             "having count(distinct c.name) = %s) shared",
             (configs, len(configs)),
         ).fetchone()[0]

@@ -136,14 +136,14 @@ def _upsert_method(
 ) -> tuple[int, bool]:
     """(method id, whether an existing definition changed and its outputs were dropped)."""
     existing = conn.execute(
-        "select id, kind, llm_model, fine_tuned_model_id, generation_config, tuning_config_id "
+        "select id, kind, llm_model, fine_tuned_models_id, generation_config, tuning_config_id "
         "from llm.translation_method where name = %s for update",
         (name,),
     ).fetchone()
     if existing is None:
         method_id = conn.execute(
             "insert into llm.translation_method "
-            "(name, description, llm_model, fine_tuned_model_id, tuning_config_id, kind, generation_config) "
+            "(name, description, llm_model, fine_tuned_models_id, tuning_config_id, kind, generation_config) "
             "values (%s, %s, %s, %s, %s, %s, %s::jsonb) returning id",
             (
                 name,
@@ -160,7 +160,7 @@ def _upsert_method(
     if tuple(existing[1:]) == (kind, llm_model, model_id, generation, config.id):
         return method_id, False
     conn.execute(
-        "update llm.translation_method set kind = %s, llm_model = %s, fine_tuned_model_id = %s, "
+        "update llm.translation_method set kind = %s, llm_model = %s, fine_tuned_models_id = %s, "
         "generation_config = %s::jsonb, tuning_config_id = %s where id = %s",
         (kind, llm_model, model_id, json.dumps(generation), config.id, method_id),
     )

@@ -189,13 +189,13 @@ def samples(
 ) -> list[tuple[str, str, str, str]]:
     """(method, source, output, reference) of the first few segments, every method's output."""
     return conn.execute(
-        "with first as (select distinct td.dataset_id from llm.translation t "
+        "with first as (select distinct td.dataset_record_id from llm.translation t "
         "  join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id "
-        "  where t.translation_execution_id = %(x)s order by td.dataset_id limit %(n)s) "
+        "  where t.translation_execution_id = %(x)s order by td.dataset_record_id limit %(n)s) "
         "select m.name, d.source_text, t.translated_text, d.official_translate from llm.translation t "
         "join llm.translation_method m on m.id = t.translation_method_id "
         "join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id "
-        "join llm.dataset d on d.id = td.dataset_id "
-        "where t.translation_execution_id = %(x)s and d.id in (select dataset_id from first) order by d.id, m.name",
+        "join llm.dataset d on d.id = td.dataset_record_id "
+        "where t.translation_execution_id = %(x)s and d.id in (select dataset_record_id from first) order by d.id, m.name",
         {"x": execution_id, "n": segments},
     ).fetchall()

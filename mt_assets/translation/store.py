@@ -17,7 +17,7 @@ _ROW_COLUMNS = """
 _PENDING = f"""
 select {_ROW_COLUMNS}
 from llm.tuning_dataset_distribution td
-join llm.dataset d on d.id = td.dataset_id
+join llm.dataset d on d.id = td.dataset_record_id
 join llm.dataset_editions e on e.id = d.edition_id
 where td.tuning_config_id = %s and td.split = 'test'
   and not exists (
@@ -34,7 +34,7 @@ _FEW_SHOT = f"""
 with train as (
     select {_ROW_COLUMNS}, length(d.source_text) as chars
     from llm.tuning_dataset_distribution td
-    join llm.dataset d on d.id = td.dataset_id
+    join llm.dataset d on d.id = td.dataset_record_id
     join llm.dataset_editions e on e.id = d.edition_id
     where td.tuning_config_id = %(config)s and td.split = 'train'
 )

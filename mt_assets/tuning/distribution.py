@@ -38,7 +38,7 @@ _SELECT = text(
     select d.id, n.name as edition, d.source_reference, d.source_language, d.source_text
       from llm.dataset d
       join newest n on n.id = d.edition_id
-     where d.enabled
+     where d.is_enable
        and d.source_language = any(:languages)
        and d.target_language = :target
        and char_length(d.source_text) >= :min_chars
@@ -49,10 +49,10 @@ _SELECT = text(
 
 _STORED = text(
     """
-    select t.dataset_id, t.split, t.config_sha256, e.name as edition, d.source_reference,
+    select t.dataset_record_id as dataset_id, t.split, t.config_sha256, e.name as edition, d.source_reference,
            d.source_language, d.source_text
       from llm.tuning_dataset_distribution t
-      join llm.dataset d on d.id = t.dataset_id
+      join llm.dataset d on d.id = t.dataset_record_id
       join llm.dataset_editions e on e.id = d.edition_id
      where t.tuning_config_id = :config_id
     """
@@ -177,7 +177,7 @@ def materialize(engine: Engine, name: str) -> DistributionResult:
 def _write(conn: Connection, config_id: int, name: str, sha: str, assignment: dict[int, Split]) -> Outcome:
     current = conn.execute(
         text(
-            "select dataset_id, split, config_sha256 from llm.tuning_dataset_distribution where tuning_config_id = :id"
+            "select dataset_record_id as dataset_id, split, config_sha256 from llm.tuning_dataset_distribution where tuning_config_id = :id"
         ),
         {"id": config_id},
     ).all()
@@ -212,7 +212,7 @@ def _write(conn: Connection, config_id: int, name: str, sha: str, assignment: di
     ids = sorted(assignment)
     conn.execute(
         text(
-            "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_id, split, config_sha256)"
+            "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split, config_sha256)"
             " select :id, unnest(cast(:ids as bigint[])), unnest(cast(:splits as text[])), :sha"
         ),
         {"id": config_id, "ids": ids, "splits": [assignment[i] for i in ids], "sha": sha},
