@@ -45,6 +45,8 @@ def fine_tuned_model(
         line = progress.line(event)
         if line:
             context.log.info(line)
+        if event["event"] == "warning":  # the training host adapted a setting it cannot honour
+            context.log.warning(f"training: {event['message']}")
         if event["event"] == "log":
             registry.log_event(engine, model_id, event)
             curve.append(event)

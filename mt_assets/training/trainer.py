@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainerState, TrainingArguments
 
-from mt_assets.training import checkpoints, data, sources, target_loss
+from mt_assets.training import arguments, checkpoints, data, sources, target_loss
 from mt_assets.training import model as modeling
 from mt_assets.training.artefacts import directory_sha256
 from mt_assets.training.events import EventCallback, Reporter, TokenCounter
@@ -26,15 +26,6 @@ from mt_assets.training.spec import TrainingJob
 FINAL_DIR = "final"
 RESULT_FILE = "result.json"
 TRAINING_INFO = "mt_training.json"
-# Keys of training_args that are ours, not TrainingArguments'.
-_OWN_ARGS = {"max_length": 256}
-_DEFAULT_ARGS: dict[str, Any] = {
-    "logging_steps": 10,
-    "save_steps": 50,
-    "save_total_limit": 2,
-    "train_sampling_strategy": "group_by_length",
-    "disable_tqdm": True,
-}
 _LIBRARIES = ("torch", "transformers", "peft", "accelerate", "tokenizers", "mt-assets")
 
 
@@ -58,13 +49,17 @@ class Prepared:
 def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     """Everything before the first step; the bench shares it so both runs see the same data."""
     modeling.require_cuda_for_qlora(job.methodology)
-    own = {key: job.training_args.get(key, default) for key, default in _OWN_ARGS.items()}
+    for warning in arguments.adapt_to_host(job.training_args, arguments.Host.detect())[1]:
+        reporter.emit({"event": "warning", "message": warning})
+    own = {key: job.training_args.get(key, default) for key, default in arguments.OWN_ARGS.items()}
     model_dir = sources.resolve(job.model_source, job.models_cache_dir)
     task = modeling.detect_task(model_dir, job.task)
     if task == "causal" and not job.prompt_template:
         raise TrainingError(
             "a decoder LLM needs training_prompt_template (the prompt the translation follows)"
         )
+    # What the installed transformers (or this host) refuses fails here, before the model loads.
+    training_arguments(job, job.validation_file is not None, task)
     tokenizer = modeling.load_tokenizer(model_dir)
     train_rows = data.read_rows(job.train_file)
     validation_rows = data.read_rows(job.validation_file) if job.validation_file else None
@@ -94,23 +89,16 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     return Prepared(job, model_dir, task, tokenizer, model, train, validation, forced_bos, own["max_length"])
 
 
-def training_arguments(job: TrainingJob, has_validation: bool, **overrides: Any) -> TrainingArguments:
-    args = {
-        **_DEFAULT_ARGS,
-        **{k: v for k, v in job.training_args.items() if k not in _OWN_ARGS},
-        **overrides,
-    }
-    if has_validation:
-        args.setdefault("eval_strategy", "steps")
-        args.setdefault("eval_steps", args["save_steps"])
-    args.update(
-        output_dir=str(job.output_dir),
-        report_to=[],  # events go through our callback, never to a third-party tracker
-        use_cpu=not torch.cuda.is_available(),
-        label_names=["labels"],  # PEFT wrappers hide the signature Trainer infers it from
-    )
+def training_arguments(
+    job: TrainingJob, has_validation: bool, task: modeling.Task = "causal", **overrides: Any
+) -> TrainingArguments:
+    """Seq2SeqTrainingArguments for seq2seq models; precision this host cannot honour is dropped
+    (`prepare` has emitted a warning for each)."""
+    honoured, _ = arguments.adapt_to_host(job.training_args, arguments.Host.detect())
+    args = arguments.merged(honoured, has_validation, **overrides)
+    args.update(arguments.fixed_arguments(job.output_dir, torch.cuda.is_available()))
     try:
-        return TrainingArguments(**args)
+        return arguments.training_arguments_class(task)(**args)
     except (TypeError, ValueError) as exc:
         raise TrainingError(f"llm_tuning_configs.training_args: {exc}") from None
 
@@ -162,7 +150,7 @@ def build_trainer(
     prepared: Prepared, reporter: Reporter, tokens: TokenCounter, cls: type[CountingTrainer] = CountingTrainer
 ) -> CountingTrainer:
     """`cls` lets a benchmark swap one behaviour (bench/train_throughput.py --baseline full-logits)."""
-    args = training_arguments(prepared.job, prepared.validation is not None)
+    args = training_arguments(prepared.job, prepared.validation is not None, prepared.task)
     trainer = cls(
         model=prepared.model,
         args=args,

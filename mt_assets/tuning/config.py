@@ -20,12 +20,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mt_assets import languages, prompts
-from mt_assets.tuning import models
+from mt_assets.tuning import libraries, models
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 _FLORES = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
-# TrainingArguments keys transformers 5 renamed: caught here rather than after the model has loaded.
-_RENAMED_TRAINING_ARGS = {"evaluation_strategy": "eval_strategy", "no_cuda": "use_cpu"}
 
 
 class _Strict(BaseModel):
@@ -56,6 +54,11 @@ class Generation(_Strict):
         description="caps each row at ceil(ratio x its source tokens) + 16 new tokens (never above "
         "max_new_tokens), so an output that repeats itself stops early instead of filling max_new_tokens",
     )
+
+
+# Generation keys read by mt-assets itself; the others are transformers GenerationConfig settings,
+# passed to generate() by the translation code and checked against GenerationConfig (`libraries`).
+OWN_GENERATION_KEYS = frozenset({"few_shot", "max_new_tokens_per_source_token"})
 
 
 class LanguageCodes(_Strict):
@@ -182,6 +185,10 @@ def _pydantic_message(error: Mapping[str, Any]) -> str:
     loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
     if kind == "extra_forbidden":
         allowed = sorted(_MODELS_AT.get(tuple(str(p) for p in loc[:-1]), TuningConfig).model_fields)
+        if tuple(loc[:-1]) == ("llm_tuning_configs", "generation"):
+            passed = [key for key in allowed if key not in OWN_GENERATION_KEYS]
+            if reason := libraries.unknown_generation_key(str(loc[-1]), passed):
+                return reason
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"unknown key{hint} (allowed here: {', '.join(allowed)})"
@@ -267,11 +274,16 @@ def _semantic_problems(cfg: TuningConfig) -> tuple[list[tuple[tuple, str]], list
             )
         )
 
-    for old, new in _RENAMED_TRAINING_ARGS.items():
-        if old in settings.training_args:
-            errors.append(
-                (("llm_tuning_configs", "training_args", old), f"renamed to {new!r} in transformers 5")
-            )
+    errors.extend(
+        libraries.problems(
+            settings.training_args,
+            settings.lora_config,
+            settings.generation,
+            OWN_GENERATION_KEYS,
+            info.kind,
+            data.validation_size > 0,
+        )
+    )
     return errors, warnings
 
 

@@ -1,0 +1,108 @@
+"""The library classes `llm_tuning_configs` sections are given to, and which of their keys depend
+on the host. Shared by the config check where configs are validated (`mt_assets.tuning.libraries`,
+the Dagster host) and the trainer (the training host), so both agree on the same names.
+
+Host-dependent keys (precision, distributed set-up) are checked by name and type where configs are
+validated, but constructed only where training runs, so a CPU laptop can validate a GPU config.
+There `adapt_to_host` decides before the model loads: a precision a CPU-only host cannot honour is
+dropped with a warning naming the key (training then runs in fp32, as it does on any CPU); a GPU
+that lacks the precision asked for refuses with the reason rather than silently changing numerics.
+
+Nothing heavy is imported at module level: torch and transformers load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# training_args keys that are ours, not TrainingArguments' (with their defaults).
+OWN_ARGS: dict[str, Any] = {"max_length": 256}
+# What the trainer uses where a config says nothing.
+DEFAULT_ARGS: dict[str, Any] = {
+    "logging_steps": 10,
+    "save_steps": 50,
+    "save_total_limit": 2,
+    "train_sampling_strategy": "group_by_length",
+    "disable_tqdm": True,
+}
+# Mixed precision: what the hardware of the training host can do.
+PRECISION_KEYS = ("fp16", "bf16", "fp16_full_eval", "bf16_full_eval", "tf32")
+# Distributed set-up: needs the training host's processes or packages (deepspeed) to construct.
+DEVICE_KEYS = ("ddp_backend", "deepspeed", "fsdp", "fsdp_config")
+HOST_KEYS = PRECISION_KEYS + DEVICE_KEYS
+
+
+class HostError(ValueError):
+    """This host cannot honour a setting of the job; the message says which and what to do."""
+
+
+def training_arguments_class(kind: str) -> type:
+    """Seq2SeqTrainingArguments (its generation keys included) for seq2seq models, TrainingArguments otherwise."""
+    from transformers import Seq2SeqTrainingArguments, TrainingArguments
+
+    return Seq2SeqTrainingArguments if kind == "seq2seq" else TrainingArguments
+
+
+def merged(training_args: Mapping[str, Any], has_validation: bool, **overrides: Any) -> dict[str, Any]:
+    """The config's TrainingArguments keys over our defaults (`fixed_arguments` still to add)."""
+    args = {
+        **DEFAULT_ARGS,
+        **{k: v for k, v in training_args.items() if k not in OWN_ARGS},
+        **overrides,
+    }
+    if has_validation:
+        args.setdefault("eval_strategy", "steps")
+        args.setdefault("eval_steps", args["save_steps"])
+    return args
+
+
+def fixed_arguments(output_dir: Path | str, cuda: bool) -> dict[str, Any]:
+    """What the trainer always sets itself: a config setting one of these keys is an error."""
+    return {
+        "output_dir": str(output_dir),
+        "report_to": [],  # events go through our callback, never to a third-party tracker
+        "use_cpu": not cuda,
+        "label_names": ["labels"],  # PEFT wrappers hide the signature Trainer infers it from
+    }
+
+
+@dataclass(frozen=True)
+class Host:
+    cuda: bool
+    bf16: bool = False  # CUDA device with bf16 support (Ampere or newer)
+    tf32: bool = False  # CUDA device with TF32 (compute capability 8 or more)
+    device: str = "CPU"
+
+    @classmethod
+    def detect(cls) -> Host:
+        import torch
+
+        if not torch.cuda.is_available():
+            return cls(cuda=False)
+        major, _ = torch.cuda.get_device_capability()
+        return cls(True, torch.cuda.is_bf16_supported(), major >= 8, torch.cuda.get_device_name())
+
+
+def adapt_to_host(training_args: Mapping[str, Any], host: Host) -> tuple[dict[str, Any], list[str]]:
+    """(training_args this host can honour, a warning per key dropped); HostError for a GPU that
+    lacks the precision asked for."""
+    args, warnings = dict(training_args), []
+    asked = [key for key in PRECISION_KEYS if args.get(key)]
+    if not host.cuda:
+        for key in asked:
+            del args[key]
+            warnings.append(
+                f"llm_tuning_configs.training_args.{key}: true needs a CUDA GPU and this host has none; "
+                f"dropped here, training runs in fp32 (remove {key} to silence this)"
+            )
+        return args, warnings
+    for key, supported in (("bf16", host.bf16), ("bf16_full_eval", host.bf16), ("tf32", host.tf32)):
+        if key in asked and not supported:
+            raise HostError(
+                f"llm_tuning_configs.training_args.{key}: true is not supported by this GPU ({host.device}, "
+                "needs Ampere or newer); use fp16: true instead"
+            )
+    return args, warnings
