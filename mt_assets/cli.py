@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mt_assets.db import DatabaseError, urls
@@ -14,6 +15,7 @@ from mt_assets.db.connection import database_url, ready_database_url
 from mt_assets.db.migrate import migrate
 from mt_assets.db.server import EmbeddedServer
 from mt_assets.settings import Settings
+from mt_assets.supervise import Supervisor
 
 
 def _embedded(settings: Settings, action: str) -> EmbeddedServer:
@@ -59,25 +61,35 @@ def cmd_env(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@contextmanager
+def _database_for(settings: Settings, supervisor: Supervisor, *, keep_when_done: bool) -> Iterator[str]:
+    """The ready database of a supervised command. An embedded server this command starts is
+    stopped when a signal stops the command, and when it ends otherwise unless keep_when_done.
+    A server already running (`mt-assets db start`, another command) belongs to whoever started
+    it and keeps running; so does one restarted by someone else meanwhile (another pid)."""
+    server = EmbeddedServer(settings.postgres_dir) if settings.embedded else None
+    ours = server is not None and not server.status().running
+    started_pid = None
+    try:
+        url = ready_database_url(settings)
+        started_pid = server.status().pid if ours else None
+        yield url
+    finally:
+        wanted = supervisor.stopped_by is not None or not keep_when_done
+        if ours and wanted and started_pid in (None, server.status().pid) and server.stop():
+            print("embedded PostgreSQL stopped", file=sys.stderr)
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from mt_assets.dagster_home import environment
 
-    started_here = settings.embedded and not EmbeddedServer(settings.postgres_dir).status().running
-    env = {**os.environ, **environment(settings, ready_database_url(settings))}
     cmd = ["dagster", "dev", "-m", "mt_assets.definitions", "--host", args.host, "--port", str(args.port)]
-    print(f"starting Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
-    # Own process group: Ctrl-C is forwarded once as SIGINT, which `dagster dev` handles cleanly.
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
-    try:
-        proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        proc.wait()
-    finally:
-        if started_here:
-            EmbeddedServer(settings.postgres_dir).stop()
-            print("embedded PostgreSQL stopped", file=sys.stderr)
-    return 0 if proc.returncode in (0, -signal.SIGINT) else proc.returncode
+    with Supervisor("mt-assets dev") as supervisor, _database_for(settings, supervisor, keep_when_done=False) as url:
+        env = {**os.environ, **environment(settings, url)}
+        print(f"starting Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+        code = supervisor.run(cmd, env)
+    # A stop is how `dev` ends: `dagster dev` exits 0 after SIGINT.
+    return 0 if code in (0, 128 + signal.SIGINT) else code
 
 
 def cmd_sample_data(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,7 +142,11 @@ def cmd_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mt_assets import demo
 
-    return demo.run(settings, tuple(args.configs) if args.configs else demo.DEMO_CONFIGS, full=args.full)
+    configs = args.configs or demo.DEMO_CONFIGS
+    cmd = [sys.executable, "-m", "mt_assets.demo", *(["--full"] if args.full else []), *configs]
+    # A finished (or failed) demo keeps the server it started: `psql` and `mt-assets dev` show its results.
+    with Supervisor("mt-assets demo") as supervisor, _database_for(settings, supervisor, keep_when_done=True):
+        return supervisor.run(cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,11 +7,16 @@ Two sizes, from the same YAML files:
 - `--full`: derived configs named `<config>-full`, written to MT_HOME/demo/configs-full with
   FULL_OVERRIDES applied (600 steps of 8 over at most 4,800 train verses, ~300 test verses).
   Their own names keep both sizes' results side by side in the leaderboard.
+
+`mt-assets demo` runs this module (`python -m mt_assets.demo`) as the child of
+mt_assets.supervise.Supervisor, which stops it, and every process it starts, on SIGINT, SIGTERM
+and SIGHUP; the child sees the stop as KeyboardInterrupt and exits with 130.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import warnings
@@ -145,3 +150,28 @@ def run(settings, configs: tuple[str, ...] = DEMO_CONFIGS, full: bool = False) -
     cmd_leaderboard(None, settings)
     print("\nOpen the Dagster UI with every run, asset and score: mt-assets dev  (then http://127.0.0.1:3000)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mt_assets.demo [--full] CONFIG...`: what `mt-assets demo` runs as its child."""
+    import argparse
+
+    from mt_assets.db import DatabaseError
+    from mt_assets.settings import Settings
+
+    parser = argparse.ArgumentParser(prog="python -m mt_assets.demo")
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("configs", nargs="+")
+    args = parser.parse_args(argv)
+    try:
+        return run(Settings.from_env(), tuple(args.configs), full=args.full)
+    except DatabaseError as err:
+        print(f"mt-assets: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        _say("stopped by a signal")
+        return 128 + signal.SIGINT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,18 +1,19 @@
-"""`mt-assets db ...` and `mt-assets env` run as real subprocesses against real servers."""
+"""`mt-assets db ...`, `env`, and how `dev` and `demo` stop, run as real subprocesses against real servers."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
 import tempfile
-import urllib.error
-import urllib.request
+import time
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -165,29 +166,199 @@ def test_works_as_a_normal_user():
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_dev_serves_the_ui_and_ctrl_c_stops_it_and_the_database(mt_home, tmp_path):
-    """`mt-assets dev` starts the embedded server and `dagster dev`; Ctrl-C (SIGINT to the command,
-    as a terminal sends it) stops both."""
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a non-interactive shell does for `cmd &`
+
+
+def background(args: list[str], env: dict[str, str], log: Path, *, own_session: bool) -> subprocess.Popen:
+    """The CLI started as a shell's `&` / nohup / a service manager would: SIGINT ignored, in the
+    starting shell's session or (setsid, systemd) its own."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MT_", "DAGSTER_"))}
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mt_assets.cli", *args],
+            env={**clean, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_ignore_sigint, start_new_session=own_session,
+        )
+
+
+def process_tree(pid: int, postgres_dir: Path) -> list[psutil.Process]:
+    """The command, all its descendants, and the embedded server's postmaster with its children
+    (pg_ctl detaches the postmaster from whoever started it)."""
+    root = psutil.Process(pid)
+    postmaster = psutil.Process(int((postgres_dir / "data" / "postmaster.pid").read_text().split()[0]))
+    return [root, *root.children(recursive=True), postmaster, *postmaster.children(recursive=True)]
+
+
+def left_running(procs: list[psutil.Process]) -> list[str]:
+    """Those still alive; a zombie holds no port, memory or lock, so it counts as gone."""
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{proc.pid} {' '.join(proc.cmdline())[:100]}")
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds it
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "signum, own_session",
+    [(signal.SIGINT, False), (signal.SIGTERM, True), (signal.SIGHUP, True)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_dev_started_in_the_background_stops_everything_on(signum, own_session, mt_home, tmp_path):
+    """`mt-assets dev`, started with SIGINT ignored, serves the UI; one signal to the command alone
+    (Ctrl-C, a service manager's stop, a closing terminal) leaves no process of it, nor the
+    embedded server it started, and frees the port for the next `mt-assets dev`."""
     env = {"MT_HOME": str(mt_home), "MT_CONFIG_DIR": str(tmp_path), "MT_RAW_DIR": str(tmp_path / "raw")}
     assert run(["db", "status"], env).returncode == 3  # stopped: `dev` must start it
     port = free_port()
     log = tmp_path / "dev.log"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MT_", "DAGSTER_"))}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mt_assets.cli", "dev", "--port", str(port)],
-            env={**clean, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-            stdout=out, stderr=subprocess.STDOUT,
-        )
+    proc = background(["dev", "--port", str(port)], env, log, own_session=own_session)
+    tree: list[psutil.Process] = []
     try:
         wait_ready(proc, f"http://127.0.0.1:{port}", log)
-        assert run(["db", "status"], env).returncode == 0
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
+        tree = process_tree(proc.pid, mt_home / "postgres")
+        commands = "\n".join(" ".join(p.cmdline()) for p in tree)
+        for part in ("dagster dev", "dagster_webserver", "dagster._daemon", "dagster code-server", "postgres -D"):
+            assert part in commands, f"no {part!r} process in the tree:\n{commands}"
+        proc.send_signal(signum)
+        assert proc.wait(timeout=180) == 0, log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()
-    with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+    assert f"{signal.Signals(signum).name} received, stopping" in log.read_text()
+    assert left_running(tree) == [], log.read_text()[-3000:]
+    assert port_is_free(port)
     assert run(["db", "status"], env).returncode == 3, "the embedded server `dev` started is stopped"
     assert "embedded PostgreSQL stopped" in log.read_text()
+
+
+def test_demo_stops_everything_on_a_hangup(mt_home, tmp_path):
+    """`mt-assets demo` runs its work as the same supervised child: a closing terminal's SIGHUP
+    mid-run stops the child, its processes and the embedded server it started; the exit status
+    says it did not finish."""
+    env = {"MT_HOME": str(mt_home), "MT_RAW_DIR": str(tmp_path / "raw")}  # the project's configs/
+    log = tmp_path / "demo.log"
+    proc = background(["demo"], env, log, own_session=False)
+    tree: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 180
+        while "step 1/" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert proc.poll() is None and "step 1/" in log.read_text(), log.read_text()[-3000:]
+        tree = process_tree(proc.pid, mt_home / "postgres")
+        assert any("mt_assets.demo" in " ".join(p.cmdline()) for p in tree), "the demo runs as a child"
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=180) != 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "SIGHUP received, stopping" in log.read_text()
+    assert left_running(tree) == [], log.read_text()[-3000:]
+    assert run(["db", "status"], env).returncode == 3, "the embedded server the demo started is stopped"
+
+
+def test_a_supervised_command_stops_only_the_server_it_started(mt_home):
+    from mt_assets.cli import _database_for
+    from mt_assets.db.server import EmbeddedServer
+    from mt_assets.settings import Settings
+    from mt_assets.supervise import Supervisor
+
+    settings = Settings.from_env({"MT_HOME": str(mt_home)})
+    server = EmbeddedServer(settings.postgres_dir)
+    supervisor = Supervisor("test")  # not entered: only its stopped_by is read
+
+    with _database_for(settings, supervisor, keep_when_done=False):
+        assert server.status().running
+    assert not server.status().running, "`dev` stops the server it started"
+
+    server.start()
+    with _database_for(settings, supervisor, keep_when_done=False):
+        pass
+    assert server.status().running, "a server someone else started keeps running"
+    server.stop()
+
+    with _database_for(settings, supervisor, keep_when_done=True):
+        pass
+    assert server.status().running, "a finished demo keeps its server for psql and `mt-assets dev`"
+    server.stop()
+    with _database_for(settings, supervisor, keep_when_done=True):
+        supervisor.stopped_by = signal.SIGTERM
+    assert not server.status().running, "a stopped demo stops the server it started"
+
+
+SUPERVISED = """
+import signal, subprocess, sys, time
+from pathlib import Path
+if sys.argv[1] == "ignore-sigint":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+# Like the local launcher's training process: its own session, outside its parent's group.
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+Path(sys.argv[2]).write_text(str(grandchild.pid))
+try:
+    time.sleep(600)
+except KeyboardInterrupt:
+    sys.exit(0)  # exits alone: the grandchild is orphaned
+"""
+SUPERVISOR = """
+import sys
+from mt_assets.supervise import Supervisor
+with Supervisor("test", grace=2) as supervisor:
+    code = supervisor.run([sys.executable, "-c", sys.argv[1], *sys.argv[2:]])
+print("exit", code, flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "child, signals, exit_line",
+    [
+        ("exits-on-sigint", [signal.SIGTERM], "exit 0"),
+        ("ignore-sigint", [signal.SIGINT], "exit 137"),  # killed once the grace period is over
+        ("exits-on-sigint", [signal.SIGHUP, signal.SIGTERM], "exit 0"),  # under nohup, SIGHUP is ignored
+    ],
+    ids=["orphan-in-own-session", "child-ignores-sigint", "nohup"],
+)
+def test_supervisor_leaves_no_process_behind(child, signals, exit_line, tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    nohup = signals[0] == signal.SIGHUP
+
+    def setup() -> None:
+        _ignore_sigint()
+        if nohup:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, SUPERVISED, child, str(pid_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=setup,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        grandchild = psutil.Process(int(pid_file.read_text()))
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        assert grandchild in tree
+        for signum in signals:
+            proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert exit_line in out, err
+    # It names the signal it acted on; under nohup that is not the hangup.
+    assert f"{signals[-1].name} received, stopping" in err
+    assert not nohup or "SIGHUP" not in err
+    assert left_running([*tree, grandchild]) == [], err
