@@ -18,10 +18,16 @@ from mt_assets.resources import DatabaseResource
 from mt_assets_tests.ingest_support import HEADER, query, tsv, write
 
 
-def materialize(instance, db_url):
+def materialize(instance, db_url, raise_on_error=True):
     return dg.materialize(
-        [*INGEST_ASSETS, *INGEST_CHECKS], instance=instance, resources={"database": DatabaseResource(url=db_url)}
+        [*INGEST_ASSETS, *INGEST_CHECKS], instance=instance, resources={"database": DatabaseResource(url=db_url)},
+        raise_on_error=raise_on_error,
     )
+
+
+def failure_message(result) -> str:
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    return failure.step_failure_data.error.message
 
 
 def checks(result) -> dict[str, dg.AssetCheckEvaluation]:
@@ -38,21 +44,56 @@ def test_materialize_loads_reports_and_checks(mt_env, db_url, pg_dagster_instanc
     write(raw, "book.tsv", tsv("سلام دنیا\t1\t1:1\tHello world\tfa", "متن\t2\t1:1\tdup\tfa",
                                "بسیار بسیار بسیار بسیار طولانی\t3\t1:3\tx\tfa", "سلام دنیا\t4\t1:4\tHello again\tfa"))
     write(raw, "broken.tsv", HEADER.encode() + b"\xff\t1\t1\tx\tfa\n")
+    write(raw, "my_corpus.tsv", tsv("متن دیگر\t1\t9:1\tother text\tfa"))  # loads as `my-corpus`
+    write(raw, "all_rejected.tsv", tsv("\t1\t1\tone\tfa", "x\t2\t2\ttwo\tklingon"))
+    write(raw, "Twin.tsv", tsv("الف\t1\t1\ta\tfa"))
+    write(raw, "twin.csv", "source_text,source_reference,official_translate,source_language\nب,1,b,fa\n")
 
-    result = materialize(pg_dagster_instance, db_url)
-    assert result.success
+    # The run fails, naming each file that gave no rows and why, after loading and committing the others.
+    result = materialize(pg_dagster_instance, db_url, raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert "4 file(s) under MT_RAW_DIR gave no rows (the other files are loaded)" in message
+    assert f"{raw / 'broken.tsv'}, line 2: undecodable bytes" in message
+    assert (f"{raw / 'all_rejected.tsv'}: no row accepted, all 2 rejected (empty source_text 1, first on line 2; "
+            "unknown language code 1, first on line 3); version 1 of edition 'all-rejected' is kept but never used") \
+        in message
+    assert f"{raw / 'Twin.tsv'}: edition name 'twin' (from the file name) is also the edition name of {raw / 'twin.csv'}" \
+        in message
+    assert f"{raw / 'twin.csv'}: edition name 'twin' (from the file name) is also the edition name of {raw / 'Twin.tsv'}" \
+        in message
+    assert query(db_url, "select e.name, count(*) from llm.current_dataset d join llm.dataset_editions e "
+                 "on e.id = d.edition_id group by 1 order by 1") == [("book", 3), ("my-corpus", 1)]
 
     files = metadata(result, "raw_files")
-    assert files["files"] == 2 and "book.tsv" in files["listing"]
+    assert files["files"] == 4 and "book.tsv" in files["listing"]
     data = metadata(result, "dataset")
-    assert (data["rows_read"], data["rows_loaded"], data["rows_rejected"], data["files_failed"]) == (4, 3, 1, 1)
+    assert (data["rows_read"], data["rows_loaded"], data["rows_rejected"]) == (7, 4, 3)
+    assert (data["files_failed"], data["files_without_rows"]) == (3, 1)
     assert "broken.tsv, line 2: undecodable bytes" in data["file_errors"]
     assert "| book | 1 | loaded | 4 | 3 | 1 | fa 3 | duplicate source_reference 1 |" in data["editions"]
     assert "سلام دنیا" in data["preview"]
     assert data["book: loaded / rejected / read"] == "3 / 1 / 4"
 
-    found = checks(result)
-    assert not found["files_load"].passed and found["files_load"].severity == dg.AssetCheckSeverity.ERROR
+    # The failed step records its own check; the data checks (a step after it) wait for a run that succeeds.
+    (files_load,) = result.get_asset_check_evaluations()
+    assert (files_load.check_name, files_load.passed, files_load.severity) == (
+        "files_load", False, dg.AssetCheckSeverity.ERROR)
+    assert files_load.metadata["failed_files"].value == 4
+
+    # A re-run with the same files fails the same way: a file without rows is not forgotten once loaded.
+    assert "all_rejected.tsv: no row accepted" in failure_message(materialize(pg_dagster_instance, db_url, False))
+
+    # Fix the files, re-run: the good files are untouched, the fixed ones load, all checks pass but the warnings.
+    write(raw, "broken.tsv", tsv("درست\t1\t1\tfixed\tfa"))
+    write(raw, "all_rejected.tsv", tsv("x\t2\t2\ttwo\tfa"))
+    (raw / "twin.csv").unlink()
+    again = materialize(pg_dagster_instance, db_url)
+    data = metadata(again, "dataset")
+    assert (data["editions_loaded"], data["editions_unchanged"], data["files_failed"]) == (3, 2, 0)
+    assert query(db_url, "select count(*) from llm.current_dataset") == [(7,)]
+    found = checks(again)
+    assert found["files_load"].passed
     assert found["accounting"].passed
     assert found["no_empty_texts"].passed
     assert not found["duplicate_source_texts"].passed
@@ -60,14 +101,6 @@ def test_materialize_loads_reports_and_checks(mt_env, db_url, pg_dagster_instanc
     assert found["duplicate_source_texts"].metadata["duplicated_texts"].value == 1
     assert not found["length_ratio_outliers"].passed
     assert "1:3" in found["length_ratio_outliers"].metadata["per_edition"].value
-
-    # Fix the broken file, re-run: the good file is untouched, the fixed one loads, all checks pass but the warnings.
-    write(raw, "broken.tsv", tsv("درست\t1\t1\tfixed\tfa"))
-    again = materialize(pg_dagster_instance, db_url)
-    data = metadata(again, "dataset")
-    assert (data["editions_loaded"], data["editions_unchanged"], data["files_failed"]) == (1, 1, 0)
-    assert checks(again)["files_load"].passed
-    assert query(db_url, "select count(*) from llm.dataset") == [(4,)]
 
 
 def test_accounting_check_fails_when_stored_rows_disagree(mt_env, db_url, pg_dagster_instance):
@@ -85,8 +118,7 @@ def test_no_files_is_a_clear_failure(mt_env, db_url):
     result = dg.materialize(INGEST_ASSETS[:1], resources={"database": DatabaseResource(url=db_url)},
                             raise_on_error=False)
     assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    message = failure.step_failure_data.error.message
+    message = failure_message(result)
     assert f"no .tsv, .csv or .jsonl files under {mt_env['MT_RAW_DIR']}" in message
     assert "mt-assets sample-data quran" in message
 

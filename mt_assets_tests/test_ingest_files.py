@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mt_assets.ingest.errors import ManifestError
-from mt_assets.ingest.manifest import discover
+from mt_assets.ingest.manifest import discover, edition_name
 from mt_assets_tests.ingest_support import HEADER, load_dir, query, tsv, write
 
 GOOD = tsv("سلام\t1\t1:1\tpeace\tfa")
@@ -58,23 +58,63 @@ def test_file_listed_in_manifest_but_missing_is_reported(db_url, tmp_path):
     assert [(load.name, load.status) for load in loads] == [("kept", "loaded")]
 
 
-def test_file_stem_that_is_not_an_edition_name(db_url, tmp_path):
-    write(tmp_path, "My_Book.tsv", GOOD)
+@pytest.mark.parametrize("stem, name", [
+    ("my_corpus", "my-corpus"),
+    ("My Corpus_v2 (fa)", "my-corpus-v2-fa"),
+    ("Café__Livre", "cafe-livre"),
+    ("_quran-ar-en.", "quran-ar-en"),
+    ("قرآن fa", "fa"),
+    ("قرآن", ""),
+])
+def test_edition_name_slug_rule(stem, name):
+    assert edition_name(stem) == name
+
+
+def test_file_with_underscores_loads_under_its_slug(db_url, tmp_path):
+    write(tmp_path, "my_corpus.tsv", GOOD)
+    loads, problems = load_dir(db_url, tmp_path)
+    assert problems == []
+    assert [(load.name, load.status, load.rows_loaded) for load in loads] == [("my-corpus", "loaded", 1)]
+    assert query(db_url, "select name, source_file from llm.dataset_editions") == [("my-corpus", "my_corpus.tsv")]
+
+
+def test_stem_that_slugs_to_nothing_is_refused(db_url, tmp_path):
+    write(tmp_path, "قرآن.tsv", GOOD)
     loads, problems = load_dir(db_url, tmp_path)
     assert loads == []
     assert problems == [
-        f"{tmp_path / 'My_Book.tsv'}: edition name 'my_book' (from the file name) must match "
-        "[a-z0-9][a-z0-9-]*; rename the file or give it a `name` in editions.yaml"
+        f"{tmp_path / 'قرآن.tsv'}: the file name 'قرآن.tsv' gives no edition name (its stem has no letter a-z "
+        "or digit); rename the file or give it a `name` in editions.yaml"
     ]
 
 
-def test_two_files_with_one_edition_name(db_url, tmp_path):
-    (tmp_path / "sub").mkdir()
-    write(tmp_path, "book.tsv", GOOD)
-    write(tmp_path, "sub/book.csv", "source_text,source_reference,official_translate,source_language\nx,1,y,fa\n")
+def test_invalid_name_in_the_manifest_is_refused(db_url, tmp_path):
+    write(tmp_path, "editions.yaml", "editions: [{file: a.tsv, name: My_Book}]")
+    write(tmp_path, "a.tsv", GOOD)
     loads, problems = load_dir(db_url, tmp_path)
-    assert [load.name for load in loads] == ["book"]
-    assert problems == [f"{tmp_path / 'sub/book.csv'}: edition name 'book' is already used by {tmp_path / 'book.tsv'}"]
+    assert loads == []
+    assert problems == [f"{tmp_path / 'a.tsv'}: edition name 'My_Book' (in editions.yaml) must match [a-z0-9][a-z0-9-]*"]
+
+
+def test_files_with_one_edition_name_are_all_refused_naming_each_other(db_url, tmp_path):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, "my_book.tsv", GOOD)
+    write(tmp_path, "sub/My Book.csv", "source_text,source_reference,official_translate,source_language\nx,1,y,fa\n")
+    write(tmp_path, "other.tsv", GOOD.replace("peace", "salam"))
+    write(tmp_path, "editions.yaml", "editions: [{file: other.tsv, name: my-book}]")
+    loads, problems = load_dir(db_url, tmp_path)
+    assert loads == []
+    a, b, c = tmp_path / "my_book.tsv", tmp_path / "other.tsv", tmp_path / "sub/My Book.csv"
+    tail = "none of these files is loaded: rename one, or give each a distinct `name` in editions.yaml"
+    assert problems == [
+        f"{a}: edition name 'my-book' (from the file name) is also the edition name of {b} (in editions.yaml), "
+        f"{c} (from the file name); {tail}",
+        f"{b}: edition name 'my-book' (in editions.yaml) is also the edition name of {a} (from the file name), "
+        f"{c} (from the file name); {tail}",
+        f"{c}: edition name 'my-book' (from the file name) is also the edition name of {a} (from the file name), "
+        f"{b} (in editions.yaml); {tail}",
+    ]
+    assert query(db_url, "select count(*) from llm.dataset_editions") == [(0,)]
 
 
 def test_mapped_column_missing_names_the_mapping(db_url, tmp_path):

@@ -125,3 +125,29 @@ def test_header_only_whitespace_variants(db_url, tmp_path):
     write(tmp_path, "book.tsv", HEADER.replace("source_text", " source_text ") + "x\t1\t1\ty\tfa\n")
     (load,), _ = load_dir(db_url, tmp_path)
     assert load.rows_loaded == 1
+
+
+BLANKS = {  # data lines between and after blank or whitespace-only lines; one row has the wrong field count
+    "tsv": ["سلام\t1\t1:1\tpeace\tfa", "", " \t ", "دنیا\t2\t1:2\tworld\tfa", "bad\t1:3", "", "  "],
+    "csv": ["سلام,1,1:1,peace,fa", "", " \t ", "دنیا,2,1:2,world,fa", "bad,1:3", "", "  "],
+    "jsonl": ['{"source_text": "سلام", "source_paragraph": 1, "source_reference": "1:1", "official_translate": "peace",'
+              ' "source_language": "fa"}', "", " \t ",
+              '{"source_text": "دنیا", "source_paragraph": 2, "source_reference": "1:2", "official_translate": "world",'
+              ' "source_language": "fa"}', "[1]", "", "  "],
+}
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("fmt", BLANKS)
+def test_blank_and_whitespace_only_lines_are_not_rows(db_url, tmp_path, fmt, eol):
+    header = {"tsv": HEADER.rstrip("\n"), "csv": HEADER.rstrip("\n").replace("\t", ","), "jsonl": None}[fmt]
+    lines = ([header] if header else []) + BLANKS[fmt]
+    write(tmp_path, f"book.{fmt}", eol.join(lines) + eol)
+    (load,), problems = load_dir(db_url, tmp_path)
+    assert problems == [] and load.error is None
+    assert (load.rows_read, load.rows_loaded, load.rows_rejected) == (3, 2, 1)
+    assert [r[0] for r in stored(db_url)] == ["1:1", "1:2"]
+    # The rejected row keeps its physical line number (the header, when there is one, is line 1).
+    ((line, reason, _),) = rejected(db_url)
+    assert line == 5 + (header is not None)
+    assert reason.startswith(("wrong field count", "a JSON object is expected"))

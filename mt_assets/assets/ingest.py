@@ -1,4 +1,8 @@
-"""`raw_files` and `dataset`: raw parallel files into PostgreSQL, with their checks."""
+"""`raw_files` and `dataset`: raw parallel files into PostgreSQL, with their checks.
+
+`dataset` loads and commits every file it can, then fails the run when any file was refused
+as a whole or gave no accepted row, naming each such file and the reason: its materialization
+(what did load) and the failed `files_load` check are recorded first."""
 
 
 import dagster as dg
@@ -44,7 +48,7 @@ def raw_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={
         "files": len(found.files),
         "total_bytes": sum(f.size for f in found.files),
-        "manifest": str(found.manifest) if found.manifest else "none (seed column names, edition = file stem)",
+        "manifest": str(found.manifest) if found.manifest else "none (seed column names, edition = file stem as a slug)",
         "listing": dg.MetadataValue.md(_table(
             ("file", "edition", "format", "bytes", "sha256"),
             [(f.spec.path.name, f.spec.name, f.spec.format, f.size, f.sha256) for f in found.files],
@@ -65,18 +69,23 @@ def _edition_table(loads: list[EditionLoad]) -> str:
     group_name="data",
     deps=[raw_files],
     description="Every raw file loaded into llm.dataset (bad rows in llm.rejected_rows); "
-    "a changed file becomes a new edition version.",
+    "a changed file or editions.yaml entry becomes a new edition version.",
     check_specs=[dg.AssetCheckSpec(
         "files_load", asset="dataset",
-        description="Every raw file loaded; a file-level problem (undecodable bytes, missing column, ...) fails this.",
+        description="Every raw file loaded with at least one accepted row; a file refused as a whole "
+        "(undecodable bytes, missing column, clashing edition name, ...) or whose rows were all rejected "
+        "fails this, and the run fails after the other files are loaded.",
     )],
 )
-def dataset(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
+def dataset(context: dg.AssetExecutionContext, database: DatabaseResource):
     found = _discover()
     with connect(database.connection_url) as conn:
         loads = load_files(conn, found.files)
         previews = {r.name: report.preview(conn, r.edition_id) for r in loads if r.edition_id is not None}
-    errors = [str(p) for p in found.problems] + [r.error for r in loads if r.error]
+        without_rows = [_no_rows(r, report.rejection_kinds(conn, r.edition_id))
+                        for r in loads if r.status != "failed" and r.rows_loaded == 0]
+    refused = [str(p) for p in found.problems] + [r.error for r in loads if r.error]
+    errors = refused + without_rows
     for error in errors:
         context.log.error(error)
     ok = [r for r in loads if r.status != "failed"]
@@ -85,7 +94,8 @@ def dataset(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg
         "editions": dg.MetadataValue.md(_edition_table(loads)),
         "editions_loaded": sum(r.status == "loaded" for r in loads),
         "editions_unchanged": sum(r.status == "unchanged" for r in loads),
-        "files_failed": len(errors),
+        "files_failed": len(refused),
+        "files_without_rows": len(without_rows),
         "rows_read": sum(r.rows_read for r in ok),
         "rows_loaded": sum(r.rows_loaded for r in ok),
         "rows_rejected": sum(r.rows_rejected for r in ok),
@@ -101,7 +111,25 @@ def dataset(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"failed_files": len(errors), "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors) or "none")},
     )
-    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+    yield dg.MaterializeResult(metadata=metadata, check_results=[check])
+    if errors:
+        # After the materialization: the other files' rows are committed and recorded as such,
+        # but a run that lost a whole file must not end as a success.
+        raise dg.Failure(
+            description=f"{len(errors)} file(s) under MT_RAW_DIR gave no rows (the other files are loaded):\n"
+            + "\n".join(f"- {e}" for e in errors),
+            metadata={"files_failed": len(refused), "files_without_rows": len(without_rows)},
+        )
+
+
+def _no_rows(load: EditionLoad, kinds: list[report.RejectionKind]) -> str:
+    found = "; ".join(f"{k.reason} {k.rows}, first on line {k.first_line}" for k in kinds) or "none stored"
+    return (
+        f"{load.source_file}: no row accepted, all {load.rows_read} rejected ({found}); version {load.version} "
+        f"of edition {load.name!r} is kept but never used (configs read the newest version that has rows): "
+        f"see `select * from llm.rejected_rows where edition_id = {load.edition_id}`, fix the file, "
+        "and materialize again"
+    )
 
 
 def _merge(counts) -> dict[str, int]:

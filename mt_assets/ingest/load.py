@@ -6,9 +6,12 @@ source_reference is kept, later ones are rejected); rejected rows are spooled an
 after that COPY. Memory stays bounded but for one dict entry per reference. A file-level
 problem rolls the transaction back, so that file loads nothing.
 
-Idempotent by content: a file whose (edition name, SHA-256) is already loaded is skipped
-and nothing is written. A changed file becomes a new version of its edition (version + 1)
-loaded next to the old one, whose rows stay untouched; llm.current_dataset shows the newest.
+Idempotent by content and reading options: a file whose (edition name, SHA-256 of its
+bytes, SHA-256 of its effective options - EditionSpec.options) is already loaded is skipped
+and nothing is written. A changed file, or a changed editions.yaml entry for it, becomes a
+new version of its edition (version + 1) loaded next to the old one, whose rows stay
+untouched. A version is kept even when every row was rejected (its rejections are the
+report), but llm.current_dataset_editions shows the newest version that holds rows.
 """
 
 from __future__ import annotations
@@ -42,8 +45,11 @@ _INSERT_REJECTED = """
 insert into llm.rejected_rows (edition_id, source_file, file_sha256, line_number, raw_content, reason)
 select %(edition)s, %(file)s, %(sha)s, line, raw_content, reason
 from pg_temp.ingest_rejected
-on conflict (file_sha256, line_number) do nothing
 """
+
+# The options' key is computed by PostgreSQL, as migration 0011 computed it for the versions
+# loaded before it: jsonb's text is canonical, so equal options always give one hash.
+_OPTIONS_SHA256 = "select encode(sha256(convert_to(%s::jsonb::text, 'UTF8')), 'hex')"
 
 
 # Rejected rows wait in a spool (memory, then disk) until the COPY into llm.dataset ends: a
@@ -86,19 +92,20 @@ def load_file(conn: psycopg.Connection, raw: RawFile) -> EditionLoad:
     try:
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(hashtext('mt_assets.ingest:' || %s))", (spec.name,))
-            done = _already_loaded(conn, raw)
+            options_sha256 = conn.execute(_OPTIONS_SHA256, (Jsonb(spec.options()),)).fetchone()[0]
+            done = _already_loaded(conn, raw, options_sha256)
             if done is not None:
                 return done
-            return _load(conn, raw)
+            return _load(conn, raw, options_sha256)
     except FileError as err:
         return EditionLoad(spec.name, str(spec.path), raw.sha256, "failed", error=str(err))
 
 
-def _already_loaded(conn: psycopg.Connection, raw: RawFile) -> EditionLoad | None:
+def _already_loaded(conn: psycopg.Connection, raw: RawFile, options_sha256: str) -> EditionLoad | None:
     row = conn.execute(
         "select id, version, rows_read, rows_loaded, rows_rejected from llm.dataset_editions "
-        "where name = %s and file_sha256 = %s",
-        (raw.spec.name, raw.sha256),
+        "where name = %s and file_sha256 = %s and options_sha256 = %s",
+        (raw.spec.name, raw.sha256, options_sha256),
     ).fetchone()
     if row is not None:
         edition_id, version, read, loaded, rejected = row
@@ -109,7 +116,7 @@ def _already_loaded(conn: psycopg.Connection, raw: RawFile) -> EditionLoad | Non
         (raw.sha256, raw.spec.name),
     ).fetchone()
     if other is not None:
-        # Its rejected rows would collide on (file_sha256, line_number) and its rows would be duplicates.
+        # Its rows would duplicate the other edition's: one text counted twice in splits and scores.
         raise FileError(
             raw.spec.path,
             f"identical content is already loaded as edition {other[0]!r}; keep one copy, "
@@ -118,16 +125,17 @@ def _already_loaded(conn: psycopg.Connection, raw: RawFile) -> EditionLoad | Non
     return None
 
 
-def _load(conn: psycopg.Connection, raw: RawFile) -> EditionLoad:
+def _load(conn: psycopg.Connection, raw: RawFile, options_sha256: str) -> EditionLoad:
     spec = raw.spec
     version = conn.execute(
         "select coalesce(max(version), 0) + 1 from llm.dataset_editions where name = %s", (spec.name,)
     ).fetchone()[0]
     edition_id = conn.execute(
         "insert into llm.dataset_editions (name, description, link, source_language, version, target_language, "
-        "source_file, file_sha256, options) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+        "source_file, file_sha256, options, options_sha256) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "returning id",
         (spec.name, spec.description, spec.link, spec.source_language, version, spec.target_language,
-         spec.path.name, raw.sha256, Jsonb(spec.options())),
+         spec.path.name, raw.sha256, Jsonb(spec.options()), options_sha256),
     ).fetchone()[0]
     # Accepted rows stream straight into llm.dataset, in file order, while the server works in
     # parallel with this parse. Duplicates are found here, exactly (str equality is byte equality

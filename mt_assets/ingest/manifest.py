@@ -4,7 +4,7 @@ directory, with defaults for files it does not mention.
 ```yaml
 editions:
   - file: quran-ar-en.tsv        # relative to the raw directory
-    name: quran-ar-en            # default: the file stem, lowercased
+    name: quran-ar-en            # default: the file stem as a slug (see edition_name)
     description: ...
     link: https://...
     source_language: ar          # for rows whose source_language is empty or missing
@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -37,6 +38,7 @@ MANIFEST = "editions.yaml"
 SUFFIXES = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl"}
 SEED_COLUMNS = ("source_text", "source_paragraph", "source_reference", "official_translate", "source_language")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,17 @@ class EditionSpec:
     normalize: NormalizeOptions = field(default_factory=NormalizeOptions)
 
     def options(self) -> dict[str, object]:
-        """What is recorded on the edition row: everything that shaped the stored text."""
+        """Every setting that decides which rows are read and how they are stored, with the
+        defaults applied: recorded on the edition row, and (hashed) half of its identity, so
+        that changing any of them in editions.yaml reloads the file. Description and link
+        change no row and are not here."""
         return {
             "format": self.format,
             "delimiter": self.delimiter,
             "quoting": self.quoting,
             "columns": self.columns,
+            "source_language": self.source_language,
+            "target_language": self.target_language,
             **self.normalize.as_dict(),
         }
 
@@ -134,16 +141,34 @@ def read_manifest(path: Path) -> list[_Entry]:
         raise ManifestError(f"{path}: {where}: {first['msg']}") from None
 
 
+def edition_name(stem: str) -> str:
+    """A file stem as an edition name: lowercased, accents dropped (é -> e), and every run of
+    other characters (`_`, spaces, dots, brackets, letters outside a-z, ...) turned into one
+    `-`, none at either end: `My Corpus_v2 (fa)` -> `my-corpus-v2-fa`. Empty when the stem
+    has no a-z or 0-9 character at all."""
+    decomposed = unicodedata.normalize("NFKD", stem.lower())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NOT_SLUG.sub("-", bare).strip("-")
+
+
+def _origin(entry: _Entry | None) -> str:
+    return "in editions.yaml" if entry is not None and entry.name is not None else "from the file name"
+
+
 def _spec(path: Path, entry: _Entry | None) -> EditionSpec:
     fmt = SUFFIXES[path.suffix.lower()]
     entry = entry or _Entry(file=path.name)
-    name = entry.name if entry.name is not None else path.stem.lower()
-    if not _NAME.match(name):
-        origin = "in editions.yaml" if entry.name is not None else "from the file name"
-        raise FileError(
-            path, f"edition name {name!r} ({origin}) must match [a-z0-9][a-z0-9-]*; "
-            "rename the file or give it a `name` in editions.yaml"
-        )
+    if entry.name is not None:
+        name = entry.name
+        if not _NAME.match(name):
+            raise FileError(path, f"edition name {name!r} (in editions.yaml) must match [a-z0-9][a-z0-9-]*")
+    else:
+        name = edition_name(path.stem)
+        if not name:
+            raise FileError(
+                path, f"the file name {path.name!r} gives no edition name (its stem has no letter a-z or digit); "
+                "rename the file or give it a `name` in editions.yaml"
+            )
     if fmt == "jsonl" and (entry.delimiter or entry.quoting):
         raise FileError(path, "delimiter and quoting do not apply to JSONL files (editions.yaml)")
     return EditionSpec(
@@ -212,17 +237,33 @@ def discover(raw_dir: Path) -> Discovery:
         and not any(part.startswith(".") for part in p.relative_to(raw_dir).parts)
     }
     paths.update(p for p in by_file if p.is_file())
-    files: list[RawFile] = []
-    names: dict[str, Path] = {}
+    specs: list[EditionSpec] = []
     for path in sorted(paths):
         try:
-            spec = _spec(path, by_file.get(path))
-            if spec.name in names:
-                raise FileError(path, f"edition name {spec.name!r} is already used by {names[spec.name]}")
-            names[spec.name] = path
-            files.append(RawFile(spec, path.stat().st_size, sha256_of(path)))
+            specs.append(_spec(path, by_file.get(path)))
         except FileError as err:
             problems.append(err)
+    claims: dict[str, list[EditionSpec]] = {}
+    for spec in specs:
+        claims.setdefault(spec.name, []).append(spec)
+    files: list[RawFile] = []
+    for spec in specs:
+        # Every file claiming a shared name is refused: which one would be the edition is a
+        # choice the user has to make, not the sort order.
+        rivals = [other for other in claims[spec.name] if other is not spec]
+        if rivals:
+            problems.append(FileError(spec.path, _collision(spec, rivals, by_file)))
+            continue
+        try:
+            files.append(RawFile(spec, spec.path.stat().st_size, sha256_of(spec.path)))
         except OSError as err:
-            problems.append(FileError(path, f"unreadable: {err.strerror or err}"))
+            problems.append(FileError(spec.path, f"unreadable: {err.strerror or err}"))
     return Discovery(files, problems, manifest if manifest.exists() else None)
+
+
+def _collision(spec: EditionSpec, rivals: list[EditionSpec], by_file: dict[Path, _Entry]) -> str:
+    others = ", ".join(f"{other.path} ({_origin(by_file.get(other.path))})" for other in rivals)
+    return (
+        f"edition name {spec.name!r} ({_origin(by_file.get(spec.path))}) is also the edition name of {others}; "
+        "none of these files is loaded: rename one, or give each a distinct `name` in editions.yaml"
+    )

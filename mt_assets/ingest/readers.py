@@ -4,7 +4,8 @@ Bytes are read line by line and decoded strictly as UTF-8 (a leading BOM is drop
 and LF both work), so an undecodable byte is reported with its exact line. TSV is read
 without quoting by default (a quote is just a character); CSV follows RFC 4180: quoted
 fields may hold delimiters, doubled quotes and line breaks, and the record keeps the line
-number of its first line. Lines holding only whitespace are not rows. The file's SHA-256 is
+number of its first line. Lines holding only whitespace (blank ones too, with LF or CRLF,
+anywhere after the header) are not rows, in all three formats. The file's SHA-256 is
 computed from the same bytes, so a file that changes while loading is caught.
 """
 
@@ -159,7 +160,8 @@ def _quoted(spec: EditionSpec, lines: Iterator[tuple[int, str]]) -> Iterator[Rec
             fields, error = [], f"malformed CSV quoting: {err}"
         line, start = start, reader.line_num + 1
         raw = _strip_eol("".join(consumed))
-        if error is None and (not raw or raw.isspace()):
+        # Before the field count: the csv module reads a blank line as a record of 0 fields.
+        if not raw or raw.isspace():
             continue
         yield Record(line, raw, None if error else pick(fields), error)
 

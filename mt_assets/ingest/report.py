@@ -1,5 +1,5 @@
-"""Read-only queries over what the loader stored: previews and the data-quality figures the
-`dataset` asset checks report."""
+"""Read-only queries over what the loader stored: previews, rejection summaries and the
+data-quality figures the `dataset` asset checks report."""
 
 from __future__ import annotations
 
@@ -35,6 +35,23 @@ class EditionFigure:
     count: int
     rows: int
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class RejectionKind:
+    reason: str  # the reason's kind: the text before its first colon
+    rows: int
+    first_line: int
+
+
+def rejection_kinds(conn: psycopg.Connection, edition_id: int) -> list[RejectionKind]:
+    """An edition version's rejections counted by kind, most frequent first."""
+    rows = conn.execute(
+        "select split_part(reason, ':', 1), count(*), min(line_number) from llm.rejected_rows "
+        "where edition_id = %s group by 1 order by 2 desc, 1",
+        (edition_id,),
+    ).fetchall()
+    return [RejectionKind(*row) for row in rows]
 
 
 def preview(conn: psycopg.Connection, edition_id: int, limit: int = 3) -> list[tuple[str, str, str, str]]:

@@ -30,10 +30,9 @@ class DistributionError(Exception):
 _SELECT = text(
     """
     with newest as (
-        select distinct on (name) id, name
-          from llm.dataset_editions
+        select id, name
+          from llm.current_dataset_editions
          where name = any(:editions)
-         order by name, version desc
     )
     select d.id, n.name as edition, d.source_reference, d.source_language, d.source_text
       from llm.dataset d
