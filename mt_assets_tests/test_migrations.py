@@ -87,6 +87,7 @@ def test_schema_keeps_the_seed_diagrams_names(db_url):
     assert set(SEED_DIAGRAM) == SEED_TABLES
     missing = {t: sorted(names - cols.get(t, set())) for t, names in SEED_DIAGRAM.items()}
     assert {t: m for t, m in missing.items() if m} == {}
+    assert "is_enable" in cols["current_dataset"]  # a view keeps its old names unless renamed too
 
 
 def test_a_query_written_against_the_seed_runs(db_url):
