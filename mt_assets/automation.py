@@ -86,7 +86,9 @@ def stale_reason(history: PartitionHistory) -> str | None:
     Current means: evaluated after its newest split, and that split was made from the config
     as it is now. A config edit changes `config_sha256` (the `tuning_configs` asset, started by
     `tuning_config_files_sensor`, stores it), so the partition is stale until it runs again;
-    an unchanged config costs nothing the next night."""
+    an unchanged config costs nothing the next night. A generation-only edit changes
+    `config_sha256` but not `model_sha256`: the run reuses the model (fine_tuned_model finds
+    the same job) and only re-translates and re-scores."""
     if history.config_sha256 is None:
         return None
     if history.evaluation_id is None:

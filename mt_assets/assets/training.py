@@ -1,13 +1,18 @@
 """`fine_tuned_model`: one tuning config partition in, one registered adapter (or full model) out."""
 
+import warnings
+
 import dagster as dg
 
+from mt_assets.db.migrate import connect
 from mt_assets.launchers.base import TrainingLauncher
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
 from mt_assets.training import registry, sources
 from mt_assets.training.progress import TrainingProgress, total_steps
+from mt_assets.translation import methods
+from mt_assets.translation.errors import TranslationError
 
 
 @dg.asset(
@@ -25,19 +30,24 @@ def fine_tuned_model(
     settings = Settings.from_env()
     config = registry.load_config(engine, context.partition_key)
     sources.check(config.llm_model)  # a missing model fails here, before any export
-    job, counts = registry.prepare_job(engine, config, settings)
-    previous = registry.succeeded(engine, config, job.job_id)
+    job, export = registry.prepare_job(engine, config, settings)
+    counts = export.counts
+    previous = registry.succeeded(engine, config, job.job_id, export.split_sha256)
     if previous is not None:
-        context.log.info(f"job {job.job_id} already trained (fine_tuned_models.id {previous.id}); reusing it")
+        context.log.info(
+            f"job {job.job_id} already trained on this split with these model settings "
+            f"(fine_tuned_models.id {previous.id}); reusing it"
+        )
         return dg.MaterializeResult(
             metadata={
                 "fine_tuned_model_id": previous.id,
                 "artefact_dir": dg.MetadataValue.path(str(previous.path)),
                 "artefact_sha256": previous.artefact_sha256,
+                "split_sha256": export.split_sha256,
                 "reused": True,
             }
         )
-    model_id = registry.start(engine, config, context.run_id)
+    model_id = registry.start(engine, config, context.run_id, export.split_sha256)
     curve: list[dict] = []
     progress = TrainingProgress(total_steps(job.training_args, counts["train"]))
 
@@ -62,6 +72,7 @@ def fine_tuned_model(
         "fine_tuned_model_id": model_id,
         "artefact_dir": dg.MetadataValue.path(result["artefact_dir"]),
         "artefact_sha256": result["artefact_sha256"],
+        "split_sha256": export.split_sha256,
         "trainable_params": result["trainable_params"],
         "total_params": result["total_params"],
         "global_step": result["global_step"],
@@ -85,3 +96,45 @@ def _curve_table(curve: list[dict]) -> dg.TableMetadataValue:
     )
     records = [dg.TableRecord({name: event.get(name) for name in _CURVE_COLUMNS}) for event in curve]
     return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def _model_bound_to_split(
+    context: dg.AssetCheckExecutionContext, database: DatabaseResource
+) -> dg.AssetCheckResult:
+    """The model `translations` would use: the same lookup and the same refusal."""
+    with connect(database.connection_url) as conn:
+        try:
+            config = methods.load_config(conn, context.partition_key)
+        except TranslationError as err:
+            return dg.AssetCheckResult(passed=False, description=str(err))
+        model = methods.newest_model(conn, config)
+    if model is None:
+        return dg.AssetCheckResult(
+            passed=False,
+            description=f"no succeeded model with the current model settings of {context.partition_key!r}; "
+            "materialize fine_tuned_model for this partition",
+        )
+    metadata = {
+        "fine_tuned_model_id": model.id,
+        "model_split_sha256": model.split_sha256 or "none",
+        "config_split_sha256": config.split_sha256 or "none",
+    }
+    try:
+        methods.check_split(config, model)
+    except TranslationError as err:
+        return dg.AssetCheckResult(passed=False, description=str(err), metadata=metadata)
+    return dg.AssetCheckResult(passed=True, metadata=metadata)
+
+
+# Partitioned checks are "preview" in Dagster 1.13 (as in assets/tuning.py): used knowingly.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    model_bound_to_split = dg.asset_check(
+        asset=fine_tuned_model,
+        name="model_bound_to_split",
+        partitions_def=tuning_config_partitions,
+        description="The model translations would use (newest succeeded, current model settings) was trained "
+        "on the config's current train/validation rows; fails after a re-split until fine_tuned_model runs again.",
+    )(_model_bound_to_split)
+
+TRAINING_CHECKS = [model_bound_to_split]

@@ -19,6 +19,14 @@ _SAMPLES = 5
 def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
     return markdown.table(header, rows, width=2000)  # validation errors are shown whole
 
+def _status(outcome: store.UpsertOutcome) -> str:
+    if outcome.status != "changed":
+        return outcome.status
+    if outcome.model_changed:
+        return "changed (model settings: fine_tuned_model trains again)"
+    return "changed (generation only: the model is kept, translations and scores are redone)"
+
+
 @dg.asset(
     group_name="tuning",
     description="Validates every *.yaml under MT_CONFIG_DIR, upserts llm.tuning_configs and adds one "
@@ -63,7 +71,7 @@ def tuning_configs(context: dg.AssetExecutionContext, database: DatabaseResource
             "configs": dg.MetadataValue.md(
                 _table(
                     ("name", "file", "status", "config_sha256"),
-                    [(o.name, o.source, o.status, o.config_sha256[:12]) for o in outcomes],
+                    [(o.name, o.source, _status(o), o.config_sha256[:12]) for o in outcomes],
                 )
             ),
             "errors": dg.MetadataValue.md("\n".join(f"- `{e}`" for e in errors) or "none"),

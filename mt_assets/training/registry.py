@@ -60,12 +60,14 @@ class TuningConfigRow:
     training_prompt_template: str | None
     llm_tuning_configs: dict[str, Any]
     config_sha256: str
+    model_sha256: str  # what the model depends on: a generation-only edit leaves it, and the model
 
 
 def job_id(config: TuningConfigRow, data_sha256: str) -> str:
-    """Same config and same rows, same job: its output dir, hence its checkpoints, survive a
-    failed run; changed rows start a new job rather than resuming on different data."""
-    key = hashlib.sha256(f"{config.config_sha256}:{data_sha256}".encode()).hexdigest()
+    """Same model settings and same rows, same job: its output dir, hence its checkpoints,
+    survive a failed run, and a generation-only edit reuses its model; changed rows start a new
+    job rather than resuming on different data."""
+    key = hashlib.sha256(f"{config.model_sha256}:{data_sha256}".encode()).hexdigest()
     return f"{config.name}-{key[:12]}"
 
 
@@ -82,7 +84,8 @@ def load_config(engine: Engine, name: str) -> TuningConfigRow:
             conn.execute(
                 text(
                     "select id, name, llm_model, tuning_methodology, training_prompt_template, "
-                    "llm_tuning_configs, data, config_sha256 from llm.tuning_configs where name = :name"
+                    "llm_tuning_configs, data, config_sha256, model_sha256 from llm.tuning_configs "
+                    "where name = :name"
                 ),
                 {"name": name},
             )
@@ -111,11 +114,20 @@ def load_config(engine: Engine, name: str) -> TuningConfigRow:
         training_prompt_template=row["training_prompt_template"],
         llm_tuning_configs=dict(row["llm_tuning_configs"] or {}),
         config_sha256=sha,
+        # A row inserted with SQL (or before migration 0009) has no model hash: any change to
+        # the config then counts as a model change.
+        model_sha256=row["model_sha256"] or sha,
     )
 
 
-def export_splits(engine: Engine, config: TuningConfigRow, directory: Path) -> dict[str, int]:
-    """train.jsonl and validation.jsonl under directory; returns rows per split."""
+@dataclass(frozen=True)
+class Export:
+    counts: dict[str, int]  # rows per split
+    split_sha256: str  # llm.split_sha256 of exactly the exported rows: the split the model is bound to
+
+
+def export_splits(engine: Engine, config: TuningConfigRow, directory: Path) -> Export:
+    """train.jsonl and validation.jsonl under directory."""
     directory.mkdir(parents=True, exist_ok=True)
     counts = {"train": 0, "validation": 0}
     paths = {split: directory / f"{split}.jsonl" for split in counts}
@@ -123,7 +135,10 @@ def export_splits(engine: Engine, config: TuningConfigRow, directory: Path) -> d
         split: (path.with_suffix(".jsonl.tmp")).open("w", encoding="utf-8") for split, path in paths.items()
     }
     try:
-        with engine.connect() as conn:
+        # One snapshot for the hash and the rows: a re-split committed in between cannot bind
+        # the model to rows it did not see.
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            split_sha = conn.execute(text("select llm.split_sha256(:id)"), {"id": config.id}).scalar_one()
             result = conn.execution_options(yield_per=2000).execute(_EXPORT, {"config_id": config.id})
             for row in result.mappings():
                 record = dict(row)
@@ -140,7 +155,7 @@ def export_splits(engine: Engine, config: TuningConfigRow, directory: Path) -> d
             f"tuning config {config.name!r} has no train rows in llm.tuning_dataset_distribution; "
             "materialize tuning_dataset_distribution for this partition first"
         )
-    return counts
+    return Export(counts, split_sha)
 
 
 def plan_job(
@@ -165,15 +180,13 @@ def plan_job(
     )
 
 
-def prepare_job(
-    engine: Engine, config: TuningConfigRow, settings: Settings
-) -> tuple[TrainingJob, dict[str, int]]:
+def prepare_job(engine: Engine, config: TuningConfigRow, settings: Settings) -> tuple[TrainingJob, Export]:
     """Export the splits, then file them under the job they define (config + rows)."""
     config_dir = settings.home / "jobs" / config.name
     config_dir.mkdir(parents=True, exist_ok=True)
     export_dir = Path(tempfile.mkdtemp(prefix=".export-", dir=config_dir))
     try:
-        counts = export_splits(engine, config, export_dir)
+        export = export_splits(engine, config, export_dir)
         job = job_id(config, data_sha256(export_dir))
         work_dir = config_dir / job
         if work_dir.is_dir():
@@ -183,7 +196,7 @@ def prepare_job(
     except BaseException:
         shutil.rmtree(export_dir, ignore_errors=True)
         raise
-    return plan_job(config, settings, counts, work_dir, job), counts
+    return plan_job(config, settings, export.counts, work_dir, job), export
 
 
 @dataclass(frozen=True)
@@ -194,16 +207,18 @@ class RegisteredModel:
     metrics: dict[str, Any]
 
 
-def succeeded(engine: Engine, config: TuningConfigRow, job: str) -> RegisteredModel | None:
-    """The newest succeeded model of this exact job (config and rows) whose artefact is intact."""
+def succeeded(engine: Engine, config: TuningConfigRow, job: str, split_sha256: str) -> RegisteredModel | None:
+    """The newest succeeded model of this exact job (model settings and rows), bound to this
+    split, whose artefact is intact. A model of another split is never reused: its train rows
+    may be test rows now."""
     with engine.connect() as conn:
         row = conn.execute(
             text(
                 "select id, pretrained_model_dir_path, artefact_sha256, metrics from llm.fine_tuned_models "
                 "where tuning_config_id = :config_id and status = 'succeeded' and metrics->>'job_id' = :job "
-                "order by id desc limit 1"
+                "and split_sha256 = :split order by id desc limit 1"
             ),
-            {"config_id": config.id, "job": job},
+            {"config_id": config.id, "job": job, "split": split_sha256},
         ).one_or_none()
     if row is None:
         return None
@@ -214,8 +229,9 @@ def succeeded(engine: Engine, config: TuningConfigRow, job: str) -> RegisteredMo
     return model
 
 
-def start(engine: Engine, config: TuningConfigRow, run_id: str | None) -> int:
-    """A `running` row; rows of the same config still `running` were left by a killed process."""
+def start(engine: Engine, config: TuningConfigRow, run_id: str | None, split_sha256: str) -> int:
+    """A `running` row, bound to the config's model settings and to the split it trains on;
+    rows of the same config still `running` were left by a killed process."""
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -228,12 +244,16 @@ def start(engine: Engine, config: TuningConfigRow, run_id: str | None) -> int:
         return conn.execute(
             text(
                 "insert into llm.fine_tuned_models "
-                "(tuning_config_id, status, config_sha256, base_model, methodology, dagster_run_id) "
-                "values (:config_id, 'running', :sha, :base, :methodology, :run_id) returning id"
+                "(tuning_config_id, status, config_sha256, model_sha256, split_sha256, base_model, "
+                "methodology, dagster_run_id) "
+                "values (:config_id, 'running', :sha, :model_sha, :split_sha, :base, :methodology, :run_id) "
+                "returning id"
             ),
             {
                 "config_id": config.id,
                 "sha": config.config_sha256,
+                "model_sha": config.model_sha256,
+                "split_sha": split_sha256,
                 "base": config.llm_model,
                 "methodology": config.tuning_methodology,
                 "run_id": run_id,
@@ -258,8 +278,9 @@ def succeed(engine: Engine, model_id: int, result: dict[str, Any]) -> None:
             text(
                 "update llm.fine_tuned_models set status = 'succeeded', pretrained_model_dir_path = :path, "
                 "artefact_sha256 = :sha, metrics = cast(:metrics as jsonb), "
-                "library_versions = cast(:versions as jsonb), finished_at = now(), "
-                "duration_seconds = extract(epoch from now() - started_at), error = null where id = :id"
+                "library_versions = cast(:versions as jsonb), environment = cast(:environment as jsonb), "
+                "finished_at = now(), duration_seconds = extract(epoch from now() - started_at), error = null "
+                "where id = :id"
             ),
             {
                 "id": model_id,
@@ -276,6 +297,7 @@ def succeed(engine: Engine, model_id: int, result: dict[str, Any]) -> None:
                     }
                 ),
                 "versions": _json(result["library_versions"]),
+                "environment": _json(result["environment"]),
             },
         )
 

@@ -4,8 +4,11 @@ Per tuning config `C`:
 - `C:base` (kind base): the config's model as it is; zero-shot for seq2seq models, a k-shot
   prompt (k = llm_tuning_configs.generation.few_shot, examples from the train split) for
   decoder LLMs;
-- `C:fine-tuned` (kind fine_tuned): the newest succeeded model trained from the current
-  config (same config_sha256), when there is one;
+- `C:fine-tuned` (kind fine_tuned): the newest succeeded model trained with the config's current
+  model settings (same model_sha256: a generation-only edit keeps the model), when there is one.
+  It must be bound to the config's current split (its split_sha256 equals llm.split_sha256 of
+  the stored train/validation rows); a model of another split is refused with the command that
+  retrains it, since its training rows may be test rows now;
 - the execution `C`, linking both, translating C's test split.
 
 The generation settings are stored with each method. A method whose definition changed (a
@@ -41,6 +44,8 @@ class ConfigRow:
     template: str | None
     settings: dict[str, Any]
     config_sha256: str | None
+    model_sha256: str | None  # config_sha256 for a row without one (inserted with SQL, or before 0009)
+    split_sha256: str | None  # llm.split_sha256: the stored train/validation rows, now
 
     @property
     def task(self) -> str:
@@ -57,6 +62,7 @@ class FineTunedModel:
     path: str
     base_model: str
     artefact_sha256: str | None
+    split_sha256: str | None  # the train/validation rows it was trained on
 
 
 @dataclass(frozen=True)
@@ -79,27 +85,52 @@ class Execution:
 
 def load_config(conn: psycopg.Connection, name: str) -> ConfigRow:
     row = conn.execute(
-        "select id, name, llm_model, training_prompt_template, llm_tuning_configs, config_sha256 "
-        "from llm.tuning_configs where name = %s",
+        "select id, name, llm_model, training_prompt_template, llm_tuning_configs, config_sha256, "
+        "coalesce(model_sha256, config_sha256), llm.split_sha256(id) from llm.tuning_configs where name = %s",
         (name,),
     ).fetchone()
     if row is None:
         raise TranslationError(
             f"no tuning config named {name!r} in llm.tuning_configs; materialize tuning_configs"
         )
-    return ConfigRow(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5])
+    return ConfigRow(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5], row[6], row[7])
 
 
 def newest_model(conn: psycopg.Connection, config: ConfigRow) -> FineTunedModel | None:
-    """The newest succeeded model trained from this version of the config."""
+    """The newest succeeded model trained with the config's current model settings. A model
+    registered before migration 0009 has no model hash; its config hash must match instead."""
     row = conn.execute(
-        "select id, pretrained_model_dir_path, coalesce(base_model, %s), artefact_sha256 "
-        "from llm.fine_tuned_models where tuning_config_id = %s and status = 'succeeded' "
-        "and pretrained_model_dir_path is not null "
-        "and (config_sha256 is null or %s::text is null or config_sha256 = %s) order by id desc limit 1",
-        (config.llm_model, config.id, config.config_sha256, config.config_sha256),
+        "select id, pretrained_model_dir_path, coalesce(base_model, %(base)s), artefact_sha256, split_sha256 "
+        "from llm.fine_tuned_models where tuning_config_id = %(id)s and status = 'succeeded' "
+        "and pretrained_model_dir_path is not null and (%(model)s::text is null or case "
+        "  when model_sha256 is not null then model_sha256 = %(model)s "
+        "  else config_sha256 is null or config_sha256 = %(config)s end) "
+        "order by id desc limit 1",
+        {
+            "base": config.llm_model,
+            "id": config.id,
+            "model": config.model_sha256,
+            "config": config.config_sha256,
+        },
     ).fetchone()
     return FineTunedModel(*row) if row else None
+
+
+def check_split(config: ConfigRow, model: FineTunedModel) -> None:
+    """Refuse a model trained on other train/validation rows than the config's stored split:
+    after a re-split (a new edition version, other data settings) its training rows can be
+    test rows, and its scores would be inflated."""
+    if model.split_sha256 == config.split_sha256:
+        return
+    seen = f"split {model.split_sha256[:12]}" if model.split_sha256 else "a split it did not record"
+    raise TranslationError(
+        f"{method_name(config.name, FINE_TUNED)}: fine_tuned_models.id {model.id} was trained on {seen}, "
+        f"but tuning config {config.name!r} now has split {(config.split_sha256 or 'none')[:12]} "
+        "(llm.split_sha256 of its train/validation rows: a new edition version or other data settings "
+        "re-split it), so some of its training rows may be test rows now. Retrain it: materialize "
+        f"fine_tuned_model for partition {config.name!r} (dagster asset materialize -m mt_assets "
+        f"--select fine_tuned_model --partition {config.name}), then translations again"
+    )
 
 
 def generation_config(config: ConfigRow, kind: str) -> dict[str, Any]:
@@ -229,6 +260,7 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
         model = newest_model(conn, config)
         tuned_name = method_name(config.name, FINE_TUNED)
         if model is not None:
+            check_split(config, model)  # raising rolls back: nothing registered, nothing dropped
             tuned_generation = generation_config(config, FINE_TUNED)
             tuned_id, changed = _upsert_method(
                 conn, tuned_name, FINE_TUNED, config, model.base_model, model.id, tuned_generation

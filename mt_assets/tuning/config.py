@@ -74,6 +74,13 @@ class TuningSettings(_Strict):
     generation: Generation = Field(default_factory=Generation)
 
 
+# What a config's hashes cover. "model": data selection, model, methodology, task, languages,
+# training and LoRA settings, prompt template, i.e. all but `llm_tuning_configs.generation` (and
+# the description). "generation": only that block, which changes translations, never the model.
+# "config": both; `config_sha256`, which tells that anything changed.
+HashPart = Literal["config", "model", "generation"]
+
+
 class TuningConfig(_Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
     description: str = ""
@@ -83,16 +90,35 @@ class TuningConfig(_Strict):
     data: DataConfig
     llm_tuning_configs: TuningSettings = Field(default_factory=TuningSettings)
 
-    def canonical_json(self) -> str:
+    def canonical_json(self, part: HashPart = "config") -> str:
+        """The validated config, or one part of it (`HashPart`), as canonical JSON."""
         # `description` is documentation: editing it must not make trained models stale.
         payload = self.model_dump(mode="json", exclude={"description"})
+        generation = payload["llm_tuning_configs"].pop("generation")
+        if part == "generation":
+            payload = generation
+        elif part == "config":
+            payload["llm_tuning_configs"]["generation"] = generation
         return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def _hash(self, part: HashPart) -> str:
+        return hashlib.sha256(self.canonical_json(part).encode("utf-8")).hexdigest()
 
     @property
     def sha256(self) -> str:
-        """Hash of the validated config, not of the file: comments, key order, whitespace and
-        spelled-out defaults do not change it."""
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        """`config_sha256`: hash of the whole validated config, not of the file: comments, key
+        order, whitespace and spelled-out defaults do not change it. Any edit changes it."""
+        return self._hash("config")
+
+    @property
+    def model_sha256(self) -> str:
+        """`model_sha256`: everything that changes the trained model; an edit here retrains."""
+        return self._hash("model")
+
+    @property
+    def generation_sha256(self) -> str:
+        """`generation_sha256`: the generation settings; an edit here re-translates and re-scores."""
+        return self._hash("generation")
 
 
 _MODELS_AT: dict[tuple[str, ...], type[BaseModel]] = {

@@ -120,13 +120,17 @@ class DistributionResult:
     outcome: Outcome
     counts: tuple[CountRow, ...]
     warnings: tuple[str, ...]
-    split_sha256: str  # of the (dataset_id, split) pairs
+    model_sha256: str
+    # of the (dataset_record_id, split) pairs of every split, test included (a model is bound
+    # to the narrower llm.split_sha256: its train and validation pairs)
+    assignment_sha256: str
 
     @property
     def data_version(self) -> str:
-        """Changes when the split, the rows or any part of the config changes, so models
-        trained from this partition become stale in Dagster."""
-        return f"{self.config_sha256[:16]}-{self.split_sha256[:16]}"
+        """Changes when the split, the rows or a model setting of the config changes, so models
+        trained from this partition become stale in Dagster; a generation-only edit does not
+        (it re-translates, and never retrains)."""
+        return f"{self.model_sha256[:16]}-{self.assignment_sha256[:16]}"
 
 
 def _config(engine: Engine, name: str) -> store.StoredConfig:
@@ -169,6 +173,7 @@ def materialize(engine: Engine, name: str) -> DistributionResult:
         outcome,
         _count(rows, assignment),
         stored.loaded.warnings,
+        cfg.model_sha256,
         hashlib.sha256(listing.encode()).hexdigest(),
     )
 

@@ -26,6 +26,8 @@ _COLUMNS = (
     "llm_tuning_configs",
     "data",
     "config_sha256",
+    "model_sha256",
+    "generation_sha256",
     "source_file",
 )
 
@@ -33,7 +35,8 @@ _UPSERT = text(
     f"""
     insert into llm.tuning_configs as t ({", ".join(_COLUMNS)}, name)
     values (:description, :llm_model, :tuning_methodology, :training_prompt_template,
-            cast(:llm_tuning_configs as jsonb), cast(:data as jsonb), :config_sha256, :source_file, :name)
+            cast(:llm_tuning_configs as jsonb), cast(:data as jsonb), :config_sha256, :model_sha256,
+            :generation_sha256, :source_file, :name)
     on conflict (name) do update
        set {", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)}, updated_at = now()
      where ({", ".join(f"t.{c}" for c in _COLUMNS)}) is distinct from ({", ".join(f"excluded.{c}" for c in _COLUMNS)})
@@ -48,6 +51,9 @@ class UpsertOutcome:
     source: str
     status: Status  # changed = the config hash changed, so results computed from it are stale
     config_sha256: str
+    # changed, and not only its generation settings: fine_tuned_model trains again (a
+    # generation-only edit keeps the model and redoes translations and scores)
+    model_changed: bool
 
 
 def _params(cfg: TuningConfig, source_file: str) -> dict[str, object]:
@@ -61,6 +67,8 @@ def _params(cfg: TuningConfig, source_file: str) -> dict[str, object]:
         "llm_tuning_configs": json.dumps(dumped["llm_tuning_configs"], sort_keys=True),
         "data": json.dumps(dumped["data"], sort_keys=True),
         "config_sha256": cfg.sha256,
+        "model_sha256": cfg.model_sha256,
+        "generation_sha256": cfg.generation_sha256,
         "source_file": source_file,
     }
 
@@ -70,22 +78,28 @@ def upsert(engine: Engine, loaded: Iterable[LoadedConfig]) -> list[UpsertOutcome
     valid = [item for item in loaded if item.ok]
     outcomes = []
     with engine.begin() as conn:
-        previous = dict(
-            conn.execute(
-                text("select name, config_sha256 from llm.tuning_configs where name = any(:names)"),
+        previous = {
+            name: (config_sha, model_sha)
+            for name, config_sha, model_sha in conn.execute(
+                text(
+                    "select name, config_sha256, model_sha256 from llm.tuning_configs where name = any(:names)"
+                ),
                 {"names": [item.config.name for item in valid]},
             ).all()
-        )
+        }
         for item in valid:
             cfg = item.config
             written = conn.execute(_UPSERT, _params(cfg, str(item.path or item.source))).first() is not None
+            config_sha, model_sha = previous.get(cfg.name, (None, None))
             if cfg.name not in previous:
                 status: Status = "new"
-            elif previous[cfg.name] != cfg.sha256:
+            elif config_sha != cfg.sha256:
                 status = "changed"
             else:
                 status = "updated" if written else "unchanged"
-            outcomes.append(UpsertOutcome(cfg.name, item.source, status, cfg.sha256))
+            # A row from before migration 0009 has no model hash: its config hash decides.
+            model_changed = status == "changed" and model_sha != cfg.model_sha256
+            outcomes.append(UpsertOutcome(cfg.name, item.source, status, cfg.sha256, model_changed))
     return outcomes
 
 
