@@ -94,7 +94,7 @@ def baseline(job, rows: list[dict]) -> tuple[dict[int, str], int, float]:
     if loaded.task != "causal":
         raise SystemExit("this benchmark compares decoder-LLM prompting; give a causal model (--model)")
     prefix = generate.few_shot_prefix(job)
-    stop = generate.StopAtNewline(loaded.tokenizer)
+    stop = generate.StopAtNewline(loaded.tokenizer) if job.stop_at_newline else None
     texts = [generate._prompt(job, prefix, r) for r in rows]
     caps = generate.row_caps(job, loaded, rows)  # the same per-row budget as ours, computed before the clock
     # Warm-up: neither arm pays first-call costs.
@@ -103,7 +103,7 @@ def baseline(job, rows: list[dict]) -> tuple[dict[int, str], int, float]:
     started = time.perf_counter()
     for row, text, cap in zip(rows, texts, caps, strict=True):
         ids = generate.generate_ids(job, loaded, [text], (), stop, [cap], drop_finished=False)
-        outputs[row["tuning_dataset_distribution_id"]] = generate.decode(loaded, ids)[0]
+        outputs[row["tuning_dataset_distribution_id"]] = generate.decode(loaded, ids, stop)[0]
         tokens += generate.generated_lengths(loaded, ids)[0]
     return outputs, tokens, time.perf_counter() - started
 

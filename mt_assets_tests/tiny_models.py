@@ -202,3 +202,56 @@ def translation_job(work: Path, model: Path | str, n: int, models_dir: Path, **f
         models_cache_dir=models_dir,
         **{"max_new_tokens": 6, **fields},
     )
+
+
+def byte_level_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level BPE (GPT-2's byte alphabet, no merges): every byte, NUL included, is a token."""
+    vocab = {t: i for i, t in enumerate(_SPECIALS + sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )
+
+
+def scripted_llama(path: Path, output: str) -> Path:
+    """A 1-layer Llama over `byte_level_tokenizer` that generates `output` byte by byte and then EOS,
+    after any prompt whose last byte is not one of `output`'s (which must be distinct). Its layer adds
+    nothing (zero output projections), so the logits depend on the last token only: a bigram table
+    written into one-hot embeddings and the LM head. Real weights, real decoding: for tests of what
+    a model may emit (control bytes, newlines)."""
+    tok = byte_level_tokenizer()
+    script = tok(output, add_special_tokens=False)["input_ids"]
+    if len(script) != len(output.encode()) or len(set(script)) != len(script):
+        raise ValueError(f"{output!r}: the bytes of a scripted output must be distinct")
+    size = len(tok)
+    config = LlamaConfig(
+        vocab_size=size,
+        hidden_size=-(-size // 4) * 4,  # room for one-hot embeddings; an even head size for RoPE
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embed, head = model.model.embed_tokens.weight, model.lm_head.weight
+        embed.zero_()
+        embed[torch.arange(size), torch.arange(size)] = 1.0
+        head.zero_()
+        head[script[0], :size] = 1.0  # after any other token: the script's first
+        for previous, following in zip(script, script[1:] + [tok.eos_token_id], strict=True):
+            head[script[0], previous] = 0.0
+            head[following, previous] = 1.0
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path

@@ -69,7 +69,7 @@ def translations(
         "execution": outcome.execution.name,
         "methods": dg.MetadataValue.md(
             _table(
-                ("method", "kind", "test rows", "already translated", "translated now", "sentences/s"),
+                ("method", "kind", "test rows", "already translated", "translated now", "sanitized now", "sentences/s"),
                 [
                     (
                         m.method,
@@ -77,6 +77,7 @@ def translations(
                         m.test_rows,
                         m.already_translated,
                         m.translated,
+                        m.sanitized,
                         f"{m.sentences_per_second:.2f}" if m.sentences_per_second else "—",
                     )
                     for m in outcome.methods
@@ -84,6 +85,8 @@ def translations(
             )
         ),
         "translated_now": sum(m.translated for m in outcome.methods),
+        # rows whose model output had characters removed or replaced before storing (llm.translation.sanitized)
+        "sanitized_now": sum(m.sanitized for m in outcome.methods),
         "samples": dg.MetadataValue.md(_table(("method", "source", "output", "reference"), examples)),
         "invalidated_methods": ", ".join(outcome.execution.invalidated) or "none",
         "user_executions": dg.MetadataValue.md(

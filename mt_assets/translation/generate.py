@@ -4,7 +4,8 @@ The model (and its PEFT adapter, merged into the weights) is loaded once. Rows a
 by tokenized length, longest first, so each batch pads little and a too-long batch fails at
 the start rather than at the end. Seq2seq models with language codes (NLLB) get the
 source code as `src_lang` and the target code as the forced first token; decoder LLMs get
-left padding and stop at the first newline or EOS of each row.
+left padding and stop at EOS, and at the first newline (cut there) where the job's
+`stop_at_newline` says no reference of the config's data spans lines.
 
 A decoder LLM's few-shot examples open every prompt, so their key/value cache is computed once per
 job (`shared_prefix`) and each batch starts from it (`batch_cache`): on a CPU the 3-shot prefix
@@ -259,12 +260,13 @@ def generate_ids(
     loaded: Loaded,
     texts: list[str],
     codes: tuple,
-    stop: StopAtNewline,
+    stop: StopAtNewline | None,
     caps: list[int] | None = None,
     prefix: SharedPrefix | None = None,
     drop_finished: bool = True,
 ) -> torch.Tensor:
-    """The generated token ids of one batch (for decoder LLMs without the prompt). With `caps`, the
+    """The generated token ids of one batch (for decoder LLMs without the prompt); a decoder row
+    also stops at a newline where `stop` is given. With `caps`, the
     batch generates up to its largest cap and each row is cut to its own, so a row's output does
     not depend on the rows batched with it. With `prefix`, generation starts from its cache.
     Greedy decoder batches drop finished rows (`greedy.decode`) unless `drop_finished` is False
@@ -283,7 +285,8 @@ def generate_ids(
         # NLLB must start every translation with the target language's code token.
         kwargs["forced_bos_token_id"] = data.language_code(tok, target)
     if loaded.task == "causal":
-        kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
+        if stop is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
         kwargs["eos_token_id"] = _eos_ids(model, tok)
     encoded = tok(texts, return_tensors="pt", padding=True).to(loaded.device)
     cache = None
@@ -296,7 +299,7 @@ def generate_ids(
                 encoded["input_ids"],
                 encoded["attention_mask"],
                 caps or [job.max_new_tokens] * len(texts),
-                stop.flags,
+                stop.flags if stop is not None else _never_stop,
                 kwargs["eos_token_id"] or [],
                 tok.pad_token_id,
                 cache,
@@ -312,6 +315,10 @@ def generate_ids(
             for row, cap in enumerate(caps):
                 generated[row, start + cap :] = tok.pad_token_id
     return generated
+
+
+def _never_stop(tokens: list[int]) -> list[bool]:
+    return [False] * len(tokens)
 
 
 def _eos_ids(model: Any, tok: Any) -> list[int] | None:
@@ -331,9 +338,9 @@ def generated_lengths(loaded: Loaded, ids: torch.Tensor) -> list[int]:
     return [int((row[start:] != pad).sum()) for row in ids]
 
 
-def decode(loaded: Loaded, ids: torch.Tensor) -> list[str]:
+def decode(loaded: Loaded, ids: torch.Tensor, stop: StopAtNewline | None) -> list[str]:
     texts = loaded.tokenizer.batch_decode(ids, skip_special_tokens=True)
-    if loaded.task == "causal":
+    if loaded.task == "causal" and stop is not None:
         return [cut_at_stop(t) for t in texts]
     return [t.strip() for t in texts]
 
@@ -360,7 +367,7 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
     loaded = load(job)
     emit({"event": "start", "method": job.method, "task": loaded.task, "total": total})
     texts = _inputs(job, loaded, rows)
-    stop = StopAtNewline(loaded.tokenizer)
+    stop = StopAtNewline(loaded.tokenizer) if job.stop_at_newline else None
     caps = row_caps(job, loaded, rows)
     started = time.perf_counter()
     prefix = shared_prefix(job, loaded)
@@ -372,7 +379,7 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
             ids = generate_ids(
                 job, loaded, [texts[i] for i in batch], codes, stop, [caps[i] for i in batch], prefix
             )
-            outputs, lengths = decode(loaded, ids), generated_lengths(loaded, ids)
+            outputs, lengths = decode(loaded, ids, stop), generated_lengths(loaded, ids)
             latency_ms = (time.perf_counter() - batch_started) * 1000 / len(batch)
             tokens += sum(lengths)
             for row, text, length in zip(batch_rows, outputs, lengths, strict=True):

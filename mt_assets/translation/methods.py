@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+from mt_assets.translation import store
 from mt_assets.translation.errors import TranslationError
 from mt_assets.tuning import models
 from mt_assets.tuning.config import Generation
@@ -133,7 +134,11 @@ def check_split(config: ConfigRow, model: FineTunedModel) -> None:
     )
 
 
-def generation_config(config: ConfigRow, kind: str) -> dict[str, Any]:
+def generation_config(config: ConfigRow, kind: str, multiline_references: bool) -> dict[str, Any]:
+    """The method's stored definition. `multiline_references` (a reference of the config's data
+    contains a newline, `store.references_span_lines`) decides the stop rule: a decoder LLM stops at
+    the first newline only where no reference has one, else only at EOS or the token cap; a changed
+    rule changes the definition, so translations cut by the old one are dropped and redone."""
     gen = config.generation
     task = config.task
     out: dict[str, Any] = {
@@ -146,7 +151,7 @@ def generation_config(config: ConfigRow, kind: str) -> dict[str, Any]:
     if gen.max_new_tokens_per_source_token is not None:
         out["max_new_tokens_per_source_token"] = gen.max_new_tokens_per_source_token
     if task == "causal":
-        out["stop"] = ["newline", "eos"]
+        out["stop"] = ["eos"] if multiline_references else ["newline", "eos"]
         out["prompt_template"] = config.template
         # The fine-tuned model learned the zero-shot prompt; only the untuned base needs examples.
         out["few_shot"] = gen.few_shot if kind == BASE else 0
@@ -248,9 +253,10 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
     """Upsert the config's methods and its execution, in one transaction."""
     with conn.transaction():
         config = load_config(conn, config_name)
+        multiline = store.references_span_lines(conn, config.id)
         methods: list[Method] = []
         invalidated: list[str] = []
-        base_generation = generation_config(config, BASE)
+        base_generation = generation_config(config, BASE, multiline)
         base_id, changed = _upsert_method(
             conn, method_name(config.name, BASE), BASE, config, config.llm_model, None, base_generation
         )
@@ -261,7 +267,7 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
         tuned_name = method_name(config.name, FINE_TUNED)
         if model is not None:
             check_split(config, model)  # raising rolls back: nothing registered, nothing dropped
-            tuned_generation = generation_config(config, FINE_TUNED)
+            tuned_generation = generation_config(config, FINE_TUNED, multiline)
             tuned_id, changed = _upsert_method(
                 conn, tuned_name, FINE_TUNED, config, model.base_model, model.id, tuned_generation
             )

@@ -46,6 +46,7 @@ class MethodOutcome:
     already_translated: int
     translated: int
     seconds: float
+    sanitized: int = 0  # rows stored now whose text `sanitize` changed (llm.translation.sanitized)
 
     @property
     def sentences_per_second(self) -> float | None:
@@ -96,10 +97,19 @@ def plan_job(
         num_beams=gen["num_beams"],
         max_new_tokens=gen["max_new_tokens"],
         max_new_tokens_per_source_token=gen.get("max_new_tokens_per_source_token"),
+        stop_at_newline="newline" in gen["stop"],
         batch_size=batch_size,
         input_file=input_file,
         models_cache_dir=settings.models_dir,
     )
+
+
+def _stop_note(job: TranslationJob) -> str:
+    if job.task != "causal":
+        return ""
+    if job.stop_at_newline:
+        return "; a row stops at its first newline or EOS"
+    return "; a reference of the config's data spans lines, so a row stops only at EOS or its token cap"
 
 
 def _progress_logger(method: str, log: Log) -> Emit:
@@ -156,6 +166,7 @@ def translate_config(
         job.write(work / "job.json")
         log(
             f"{method.name}: translating {len(pending)} of {total} test rows ({total - len(pending)} already done)"
+            + _stop_note(job)
         )
         writer = store.TranslationWriter(conn, method.id, execution.id, write_batch)
         on_progress = _progress_logger(method.name, log)
@@ -179,6 +190,7 @@ def translate_config(
                 total - len(pending),
                 writer.written,
                 time.perf_counter() - started,
+                writer.sanitized,
             )
         )
     return TranslationOutcome(execution, tuple(outcomes))

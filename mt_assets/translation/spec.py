@@ -39,6 +39,11 @@ class TranslationJob(BaseModel):
     max_new_tokens_per_source_token: float | None = Field(
         None, gt=0, description="per-row cap: ceil(ratio x source tokens) + 16, at most max_new_tokens"
     )
+    stop_at_newline: bool = Field(
+        True,
+        description="decoder LLMs: end a row at its first newline (and cut it there); false where a reference "
+        "of the config's data spans lines (translation.methods.generation_config), then only EOS or the cap",
+    )
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1)
     input_file: Path = Field(description="JSONL of rows to translate (INPUT_FIELDS and template variables)")
     models_cache_dir: Path

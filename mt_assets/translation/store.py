@@ -1,5 +1,6 @@
 """What translation reads and writes in PostgreSQL (psycopg 3): the rows still to translate,
-few-shot examples from the train split, and the outputs, inserted as they arrive."""
+few-shot examples from the train split, whether a reference spans lines (the stop rule), and the
+outputs, sanitized (`translation.sanitize`) and inserted as they arrive."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from mt_assets.translation.sanitize import sanitize
 
 _ROW_COLUMNS = """
     td.id as tuning_dataset_distribution_id, d.id as dataset_id, d.source_text, d.official_translate,
@@ -46,9 +49,11 @@ limit %(k)s
 
 _INSERT = """
 insert into llm.translation
-    (translation_method_id, tuning_dataset_distribution_id, translation_execution_id, translated_text, latency_ms)
-values (%s, %s, %s, %s, %s)
+    (translation_method_id, tuning_dataset_distribution_id, translation_execution_id, translated_text,
+     sanitized, latency_ms)
+values (%s, %s, %s, %s, %s, %s)
 on conflict on constraint translation_method_row_key do nothing
+returning sanitized is not null
 """
 
 
@@ -69,6 +74,17 @@ def few_shot_examples(conn: psycopg.Connection, config_id: int, k: int) -> list[
     return [{key: value for key, value in row.items() if key != "chars"} for row in rows]
 
 
+def references_span_lines(conn: psycopg.Connection, config_id: int) -> bool:
+    """Whether a reference of the config's data (its train, validation or test rows) contains a
+    newline: then a translation may too, and decoding must not stop at the first one."""
+    return conn.execute(
+        "select exists (select 1 from llm.tuning_dataset_distribution td "
+        "join llm.dataset d on d.id = td.dataset_record_id "
+        "where td.tuning_config_id = %s and strpos(d.official_translate, E'\\n') > 0)",
+        (config_id,),
+    ).fetchone()[0]
+
+
 def write_input(rows: list[dict[str, Any]], path: Path) -> Path:
     """The job's input JSONL (without references: the translating process never sees them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +99,9 @@ def write_input(rows: list[dict[str, Any]], path: Path) -> Path:
 
 class TranslationWriter:
     """Buffers translation events and inserts them in small committed batches, so an
-    interrupted run keeps what it translated and the next one resumes after it."""
+    interrupted run keeps what it translated and the next one resumes after it. Every text
+    passes `sanitize` first, whichever launcher produced it: this is the one place translations
+    are stored."""
 
     def __init__(self, conn: psycopg.Connection, method_id: int, execution_id: int, batch: int = 16) -> None:
         self._conn = conn
@@ -92,14 +110,17 @@ class TranslationWriter:
         self._batch = batch
         self._buffer: list[tuple] = []
         self.written = 0
+        self.sanitized = 0  # of the rows written, those whose text `sanitize` changed
 
     def add(self, event: dict[str, Any]) -> None:
+        text, changes = sanitize(event["translated_text"])
         self._buffer.append(
             (
                 self._method_id,
                 event["tuning_dataset_distribution_id"],
                 self._execution_id,
-                event["translated_text"],
+                text,
+                changes,
                 event.get("latency_ms"),
             )
         )
@@ -109,7 +130,13 @@ class TranslationWriter:
     def flush(self) -> None:
         if not self._buffer:
             return
+        inserted: list[bool] = []  # one per row inserted; a row stored meanwhile by another run is skipped
         with self._conn.transaction(), self._conn.cursor() as cur:
-            cur.executemany(_INSERT, self._buffer)
-            self.written += cur.rowcount  # rows inserted; a row stored meanwhile by another run is skipped
+            cur.executemany(_INSERT, self._buffer, returning=True)
+            while True:
+                inserted.extend(row[0] for row in cur.fetchall())
+                if not cur.nextset():
+                    break
+        self.written += len(inserted)
+        self.sanitized += sum(inserted)
         self._buffer = []
