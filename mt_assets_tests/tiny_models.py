@@ -255,3 +255,14 @@ def scripted_llama(path: Path, output: str) -> Path:
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+def plant_nan(model_dir: Path, parameter: str) -> Path:
+    """A damaged checkpoint: NaN in the first row of one saved parameter (e.g. the embeddings)."""
+    from safetensors.torch import load_file, save_file
+
+    path = model_dir / "model.safetensors"
+    tensors = load_file(path)
+    tensors[parameter][0] = float("nan")
+    save_file(tensors, path, metadata={"format": "pt"})
+    return model_dir

@@ -8,6 +8,8 @@ from typing import Any, Literal
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+from mt_assets.training.finite import require_finite_weights
+
 Task = Literal["seq2seq", "causal"]
 
 # PEFT has no default LoRA targets for these architectures; its own table covers the rest.
@@ -49,7 +51,8 @@ def _dtype() -> torch.dtype:
     return torch.float32  # CPU: fp32 keeps LoRA updates from vanishing in bf16 rounding
 
 
-def load_model(model_dir: Path, task: Task, methodology: str, lora_config: dict[str, Any]) -> Any:
+def load_model(model_dir: Path, task: Task, methodology: str, lora_config: dict[str, Any], name: str) -> Any:
+    """`name` is the model as the config names it (llm_model), for the messages."""
     require_cuda_for_qlora(methodology)
     cls = AutoModelForSeq2SeqLM if task == "seq2seq" else AutoModelForCausalLM
     kwargs: dict[str, Any] = {"dtype": _dtype()}
@@ -64,6 +67,8 @@ def load_model(model_dir: Path, task: Task, methodology: str, lora_config: dict[
         )
         kwargs["device_map"] = {"": 0}
     model = cls.from_pretrained(model_dir, **kwargs)
+    # before PEFT wraps it, so the message names the checkpoint's own parameter names
+    require_finite_weights(model, name if name == str(model_dir) else f"{name} ({model_dir})")
     if methodology == "full":
         return model
     from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import time
-from dataclasses import dataclass
-from importlib import metadata
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainerState, TrainingArguments
+from transformers import (
+    DataCollatorForSeq2Seq,
+    PrinterCallback,
+    Trainer,
+    TrainerState,
+    TrainingArguments,
+    enable_full_determinism,
+    set_seed,
+)
 
-from mt_assets.training import arguments, checkpoints, data, sources, target_loss
+from mt_assets.training import arguments, checkpoints, data, environment, finite, sources, target_loss
 from mt_assets.training import model as modeling
 from mt_assets.training.artefacts import directory_sha256
 from mt_assets.training.events import EventCallback, Reporter, TokenCounter
@@ -26,7 +32,6 @@ from mt_assets.training.spec import TrainingJob
 FINAL_DIR = "final"
 RESULT_FILE = "result.json"
 TRAINING_INFO = "mt_training.json"
-_LIBRARIES = ("torch", "transformers", "peft", "accelerate", "tokenizers", "mt-assets")
 
 
 class TrainingError(RuntimeError):
@@ -76,7 +81,10 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
 
     train = encode(train_rows)
     validation = encode(validation_rows) if validation_rows else None
-    model = modeling.load_model(model_dir, task, job.methodology, job.lora_config)
+    # PEFT draws LoRA's initial weights when it wraps the model, before Trainer seeds anything, and
+    # torch starts every process from a random seed: seeded here, one config trains one adapter.
+    seed_random(job)
+    model = modeling.load_model(model_dir, task, job.methodology, job.lora_config, job.model_source)
     forced_bos = None
     if task == "seq2seq" and data.has_language_codes(tokenizer):
         targets = {
@@ -103,8 +111,22 @@ def training_arguments(
         raise TrainingError(f"llm_tuning_configs.training_args: {exc}") from None
 
 
+def seed_of(job: TrainingJob) -> int:
+    """training_args.seed, else TrainingArguments' own default: the seed Trainer uses too."""
+    return int(job.training_args.get("seed", TrainingArguments.seed))
+
+
+def seed_random(job: TrainingJob) -> None:
+    """Seed python, numpy and torch as Trainer does (`full_determinism` included)."""
+    if job.training_args.get("full_determinism"):
+        enable_full_determinism(seed_of(job))
+    else:
+        set_seed(seed_of(job))
+
+
 class CountingTrainer(Trainer):
-    """Counts real tokens (not padding) so tokens/s measures useful work."""
+    """Counts real tokens (not padding) so tokens/s measures useful work, and stops at the first
+    step whose loss or gradient norm is NaN or inf (`finite.check_step`)."""
 
     def __init__(self, *args: Any, tokens: TokenCounter, seq2seq: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -116,7 +138,17 @@ class CountingTrainer(Trainer):
         if self._seq2seq:
             n += int((inputs["labels"] != data.IGNORE_INDEX).sum())
         self._tokens.total += n
-        return super().training_step(model, inputs, num_items_in_batch)
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        # the real value of every (micro-)step: Trainer would drop a NaN from the logged average
+        finite.check_step("loss", loss, self.state.global_step + 1, self.args.learning_rate)
+        return loss
+
+    def _get_grad_norm(self, model, grad_norm=None):
+        # Trainer's one place for the step's gradient norm (transformers 5), before the optimizer
+        # step: a non-finite norm stops training before it turns the weights into NaN.
+        grad_norm = super()._get_grad_norm(model, grad_norm)
+        finite.check_step("grad_norm", grad_norm, self.state.global_step + 1, self.args.learning_rate)
+        return grad_norm
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """Decoder LLMs of known families: the loss from the target positions' logits only
@@ -250,7 +282,8 @@ def _train(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
             "train_tokens": tokens.total,
             "tokens_per_second": tokens.total / runtime if runtime else None,
         },
-        "library_versions": library_versions(),
+        "library_versions": environment.library_versions(),
+        "environment": environment.describe(seed_of(job), job.training_args.get("data_seed")),
         "duration_seconds": time.perf_counter() - started,
     }
     tmp = job.output_dir / (RESULT_FILE + ".tmp")
@@ -264,6 +297,7 @@ def save_final(prepared: Prepared, final: Path) -> Path:
     temporary sibling and swapped in, so `final/` is always whole."""
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    _sort_peft_sets(prepared.model)
     prepared.model.save_pretrained(tmp)
     prepared.tokenizer.save_pretrained(tmp)
     prepared.model.generation_config.save_pretrained(tmp)
@@ -286,11 +320,11 @@ def save_final(prepared: Prepared, final: Path) -> Path:
     return final
 
 
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+def _sort_peft_sets(model: Any) -> None:
+    """PEFT holds target_modules (and the like) as sets and writes them in hash-seed order, so the
+    same adapter got a different adapter_config.json, hence checksum, each run: written sorted."""
+    for config in getattr(model, "peft_config", {}).values():
+        for field in fields(config):
+            value = getattr(config, field.name)
+            if isinstance(value, set):
+                setattr(config, field.name, sorted(value, key=str))
