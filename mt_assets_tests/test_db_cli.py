@@ -11,6 +11,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -166,6 +167,18 @@ def test_works_as_a_normal_user():
         shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture
+def reap() -> Iterator[list[psutil.Process]]:
+    """Processes a test watches: those still alive at teardown (a failed test) are killed."""
+    watched: list[psutil.Process] = []
+    yield watched
+    for proc in watched:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a non-interactive shell does for `cmd &`
 
@@ -218,7 +231,7 @@ def port_is_free(port: int) -> bool:
     [(signal.SIGINT, False), (signal.SIGTERM, True), (signal.SIGHUP, True)],
     ids=["SIGINT", "SIGTERM", "SIGHUP"],
 )
-def test_dev_started_in_the_background_stops_everything_on(signum, own_session, mt_home, tmp_path):
+def test_dev_started_in_the_background_stops_everything_on(signum, own_session, mt_home, tmp_path, reap):
     """`mt-assets dev`, started with SIGINT ignored, serves the UI; one signal to the command alone
     (Ctrl-C, a service manager's stop, a closing terminal) leaves no process of it, nor the
     embedded server it started, and frees the port for the next `mt-assets dev`."""
@@ -231,6 +244,7 @@ def test_dev_started_in_the_background_stops_everything_on(signum, own_session, 
     try:
         wait_ready(proc, f"http://127.0.0.1:{port}", log)
         tree = process_tree(proc.pid, mt_home / "postgres")
+        reap.extend(tree)
         commands = "\n".join(" ".join(p.cmdline()) for p in tree)
         for part in ("dagster dev", "dagster_webserver", "dagster._daemon", "dagster code-server", "postgres -D"):
             assert part in commands, f"no {part!r} process in the tree:\n{commands}"
@@ -246,7 +260,7 @@ def test_dev_started_in_the_background_stops_everything_on(signum, own_session, 
     assert "embedded PostgreSQL stopped" in log.read_text()
 
 
-def test_demo_stops_everything_on_a_hangup(mt_home, tmp_path):
+def test_demo_stops_everything_on_a_hangup(mt_home, tmp_path, reap):
     """`mt-assets demo` runs its work as the same supervised child: a closing terminal's SIGHUP
     mid-run stops the child, its processes and the embedded server it started; the exit status
     says it did not finish."""
@@ -260,15 +274,17 @@ def test_demo_stops_everything_on_a_hangup(mt_home, tmp_path):
             time.sleep(0.5)
         assert proc.poll() is None and "step 1/" in log.read_text(), log.read_text()[-3000:]
         tree = process_tree(proc.pid, mt_home / "postgres")
-        assert any("mt_assets.demo" in " ".join(p.cmdline()) for p in tree), "the demo runs as a child"
+        reap.extend(tree)
+        commands = "\n".join(" ".join(p.cmdline()) for p in tree)
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(timeout=180) != 0, log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "SIGHUP received, stopping" in log.read_text()
     assert left_running(tree) == [], log.read_text()[-3000:]
     assert run(["db", "status"], env).returncode == 3, "the embedded server the demo started is stopped"
+    assert "SIGHUP received, stopping" in log.read_text()
+    assert "-m mt_assets.demo" in commands, "the demo runs as the supervised child"
 
 
 def test_a_supervised_command_stops_only_the_server_it_started(mt_home):
@@ -302,11 +318,13 @@ def test_a_supervised_command_stops_only_the_server_it_started(mt_home):
 
 SUPERVISED = """
 import signal, subprocess, sys, time
+from collections.abc import Iterator
 from pathlib import Path
 if sys.argv[1] == "ignore-sigint":
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 # Like the local launcher's training process: its own session, outside its parent's group.
-grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 Path(sys.argv[2]).write_text(str(grandchild.pid))
 try:
     time.sleep(600)
@@ -331,7 +349,7 @@ print("exit", code, flush=True)
     ],
     ids=["orphan-in-own-session", "child-ignores-sigint", "nohup"],
 )
-def test_supervisor_leaves_no_process_behind(child, signals, exit_line, tmp_path):
+def test_supervisor_leaves_no_process_behind(child, signals, exit_line, tmp_path, reap):
     pid_file = tmp_path / "grandchild.pid"
     nohup = signals[0] == signal.SIGHUP
 
@@ -350,6 +368,7 @@ def test_supervisor_leaves_no_process_behind(child, signals, exit_line, tmp_path
             time.sleep(0.1)
         grandchild = psutil.Process(int(pid_file.read_text()))
         tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        reap.extend(tree)
         assert grandchild in tree
         for signum in signals:
             proc.send_signal(signum)
