@@ -204,6 +204,17 @@ def process_tree(pid: int, postgres_dir: Path) -> list[psutil.Process]:
     return [root, *root.children(recursive=True), postmaster, *postmaster.children(recursive=True)]
 
 
+def command_lines(procs: list[psutil.Process]) -> str:
+    """Their command lines; a short-lived helper may exit between the listing and the read."""
+    lines = []
+    for proc in procs:
+        try:
+            lines.append(" ".join(proc.cmdline()))
+        except psutil.NoSuchProcess:
+            pass
+    return "\n".join(lines)
+
+
 def left_running(procs: list[psutil.Process]) -> list[str]:
     """Those still alive; a zombie holds no port, memory or lock, so it counts as gone."""
     alive = []
@@ -245,7 +256,7 @@ def test_dev_started_in_the_background_stops_everything_on(signum, own_session, 
         wait_ready(proc, f"http://127.0.0.1:{port}", log)
         tree = process_tree(proc.pid, mt_home / "postgres")
         reap.extend(tree)
-        commands = "\n".join(" ".join(p.cmdline()) for p in tree)
+        commands = command_lines(tree)
         for part in ("dagster dev", "dagster_webserver", "dagster._daemon", "dagster code-server", "postgres -D"):
             assert part in commands, f"no {part!r} process in the tree:\n{commands}"
         proc.send_signal(signum)
@@ -275,7 +286,7 @@ def test_demo_stops_everything_on_a_hangup(mt_home, tmp_path, reap):
         assert proc.poll() is None and "step 1/" in log.read_text(), log.read_text()[-3000:]
         tree = process_tree(proc.pid, mt_home / "postgres")
         reap.extend(tree)
-        commands = "\n".join(" ".join(p.cmdline()) for p in tree)
+        commands = command_lines(tree)
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(timeout=180) != 0, log.read_text()[-3000:]
     finally:
