@@ -14,12 +14,16 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
     LlamaConfig,
     LlamaForCausalLM,
     M2M100Config,
     M2M100ForConditionalGeneration,
     NllbTokenizer,
     PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
 )
 
 from mt_assets.training.spec import TrainingJob
@@ -266,3 +270,67 @@ def plant_nan(model_dir: Path, parameter: str) -> Path:
     tensors[parameter][0] = float("nan")
     save_file(tensors, path, metadata={"format": "pt"})
     return model_dir
+
+
+def tiny_gemma3(path: Path, seed: int = 0) -> Path:
+    """A 2-layer Gemma 3 text model (`Gemma3ForCausalLM`, what the Gemma 3 270M GGUF converts to):
+    one sliding-window and one full-attention layer, as the real model alternates them."""
+    tok = llama_tokenizer()
+    config = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=256,
+        sliding_window=16,
+        layer_types=["sliding_attention", "full_attention"],
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    Gemma3ForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def qwen_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level BPE trained here, as Qwen's is: `AutoTokenizer` loads a qwen2 model's tokenizer as
+    `Qwen2Tokenizer`, which re-applies its own byte-level pre-tokenizer to the vocabulary."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(sentences(), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )
+
+
+def tiny_qwen2(path: Path, seed: int = 0) -> Path:
+    """A 2-layer Qwen2 (the Qwen2.5 architecture: grouped-query attention, biased q/k/v projections)."""
+    tok = qwen_tokenizer()
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    Qwen2ForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
