@@ -2,7 +2,6 @@
 a run killed after its first checkpoint leaves a `failed` row, the next materialization
 resumes from that checkpoint, registers the adapter, and the adapter reloads and generates."""
 
-import json
 import signal
 import threading
 import time
@@ -21,60 +20,27 @@ from mt_assets.db import urls
 from mt_assets.launchers.local import LocalLauncher
 from mt_assets.resources import DatabaseResource
 from mt_assets.training.artefacts import directory_sha256
-from mt_assets_tests.tiny_models import rows, tiny_m2m100
+from mt_assets_tests.tiny_models import tiny_m2m100
+from mt_assets_tests.training_support import seed_config
 
 CONFIG = "tiny-nllb-lora-ar-en"
 
 
+SETTINGS = {
+    "task": "seq2seq",
+    "languages": {"source": "arb_Arab", "target": "eng_Latn"},
+    "training_args": {
+        "max_steps": 30,
+        "save_steps": 2,
+        "logging_steps": 1,
+        "per_device_train_batch_size": 2,
+    },
+    "lora_config": {"r": 4, "lora_alpha": 8},
+}
+
+
 def _seed(db_url: str, model_dir: Path) -> None:
-    engine = create_engine(urls.sqlalchemy(db_url))
-    settings = {
-        "task": "seq2seq",
-        "languages": {"source": "arb_Arab", "target": "eng_Latn"},
-        "training_args": {
-            "max_steps": 30,
-            "save_steps": 2,
-            "logging_steps": 1,
-            "per_device_train_batch_size": 2,
-        },
-        "lora_config": {"r": 4, "lora_alpha": 8},
-    }
-    with engine.begin() as conn:
-        edition = conn.execute(
-            text(
-                "insert into llm.dataset_editions (name, source_language) values ('tiny-ar-en', 'ar') returning id"
-            )
-        ).scalar_one()
-        config = conn.execute(
-            text(
-                "insert into llm.tuning_configs (name, llm_model, tuning_methodology, llm_tuning_configs, "
-                "config_sha256) values (:name, :model, 'lora', cast(:settings as jsonb), :sha) returning id"
-            ),
-            {"name": CONFIG, "model": str(model_dir), "settings": json.dumps(settings), "sha": "ab" * 32},
-        ).scalar_one()
-        for i, row in enumerate(rows(30)):
-            dataset_id = conn.execute(
-                text(
-                    "insert into llm.dataset (edition_id, source_text, official_translate, source_language, "
-                    "source_reference, source_paragraph) values (:e, :s, :t, 'ar', :r, :p) returning id"
-                ),
-                {
-                    "e": edition,
-                    "s": row["source_text"],
-                    "t": row["official_translate"],
-                    "r": row["source_reference"],
-                    "p": row["source_paragraph"],
-                },
-            ).scalar_one()
-            split = "test" if i % 10 == 0 else "validation" if i % 10 == 1 else "train"
-            conn.execute(
-                text(
-                    "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split) "
-                    "values (:c, :d, :split)"
-                ),
-                {"c": config, "d": dataset_id, "split": split},
-            )
-    engine.dispose()
+    seed_config(db_url, CONFIG, model_dir, SETTINGS, n=30)
 
 
 def _kill_training_after_first_checkpoint(home: Path, engine, done: threading.Event, seen: list[int]) -> None:
