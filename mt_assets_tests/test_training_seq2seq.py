@@ -8,7 +8,7 @@ from peft import PeftModel
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig
 
 from mt_assets.training import data, trainer
-from mt_assets_tests.tiny_models import CollectingReporter, job, rows, tiny_m2m100
+from mt_assets_tests.tiny_models import CollectingReporter, job, rows, tiny_m2m100, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,20 @@ def test_lora_targets_attention_for_m2m100_which_peft_has_no_default_for(m2m_dir
     trainer.run(job(tmp_path, m2m_dir, "lora", lora_config={"r": 2}), reporter)
     config = json.loads((tmp_path / "out" / "final" / "adapter_config.json").read_text())
     assert set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj", "out_proj"}
+
+
+def test_a_target_longer_than_the_models_positions_is_truncated_to_them(m2m_dir, tmp_path):
+    # The tiny M2M100 embeds 128 positions; training_args.max_length defaults to 256. A model with
+    # learned positions cannot embed a longer sequence at all.
+    long = rows(4)
+    for r in long:
+        r["official_translate"] = " ".join([r["official_translate"]] * 60)
+    train = write_jsonl(tmp_path / "long.jsonl", long)
+    reporter = CollectingReporter()
+    prepared = trainer.prepare(
+        job(tmp_path, m2m_dir, train_file=train, validation_file=None,
+            training_args={"max_steps": 1, "per_device_train_batch_size": 4}), reporter
+    )
+    assert prepared.max_length == 128
+    assert max(len(e["labels"]) for e in prepared.train) == 128
+    assert any("max_position_embeddings 128" in w["message"] for w in reporter.of("warning"))

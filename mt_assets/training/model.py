@@ -38,6 +38,14 @@ def detect_task(model_dir: Path, task: str) -> Task:
     return "seq2seq" if AutoConfig.from_pretrained(model_dir).is_encoder_decoder else "causal"
 
 
+def position_limit(model_dir: Path) -> int | None:
+    """How many positions the model can embed (`max_position_embeddings` of its text config), or
+    None where its config does not say."""
+    config = AutoConfig.from_pretrained(model_dir)
+    limit = getattr(config.get_text_config(), "max_position_embeddings", None)
+    return int(limit) if limit else None
+
+
 def load_tokenizer(model_dir: Path) -> Any:
     tok = AutoTokenizer.from_pretrained(model_dir)
     if tok.pad_token is None:

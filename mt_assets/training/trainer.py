@@ -59,6 +59,14 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     own = {key: job.training_args.get(key, default) for key, default in arguments.OWN_ARGS.items()}
     model_dir = sources.resolve(job.model_source, job.models_cache_dir)
     task = modeling.detect_task(model_dir, job.task)
+    limit = modeling.position_limit(model_dir)
+    if limit is not None and own["max_length"] > limit:
+        # Beyond it a model with learned positions has no embedding for the token (an index error
+        # deep in its forward) and one with rotary positions runs outside what it was trained on.
+        reporter.emit({"event": "warning", "message": (
+            f"training_args.max_length {own['max_length']} is more than the model's "
+            f"max_position_embeddings {limit}: sequences are truncated to {limit} tokens")})
+        own["max_length"] = limit
     if task == "causal" and not job.prompt_template:
         raise TrainingError(
             "a decoder LLM needs training_prompt_template (the prompt the translation follows)"
