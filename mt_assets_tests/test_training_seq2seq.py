@@ -83,3 +83,13 @@ def test_a_target_longer_than_the_models_positions_is_truncated_to_them(m2m_dir,
     assert prepared.max_length == 128
     assert max(len(e["labels"]) for e in prepared.train) == 128
     assert any("max_position_embeddings 128" in w["message"] for w in reporter.of("warning"))
+
+
+def test_a_step_whose_loss_reaches_no_lora_weight_names_layerdrop(tmp_path):
+    # decoder_layerdrop 1.0 skips both decoder layers in every step: what M2M100's default of 0.05
+    # does to a two-layer decoder about once in 400 steps.
+    dropping = tiny_m2m100(tmp_path / "dropping", decoder_layerdrop=1.0)
+    with pytest.raises(trainer.TrainingError, match=r"step 1: .*decoder_layerdrop=1\.0.*set it to 0"):
+        trainer.run(job(tmp_path, dropping, training_args={"max_steps": 1, "per_device_train_batch_size": 4},
+                        lora_config={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}),
+                    CollectingReporter())

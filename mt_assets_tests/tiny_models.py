@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -109,8 +110,10 @@ def llama_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def tiny_m2m100(path: Path, seed: int = 1) -> Path:
-    """An NLLB-style encoder-decoder (M2M100 architecture) saved with its tokenizer."""
+def tiny_m2m100(path: Path, seed: int = 1, **overrides: Any) -> Path:
+    """An NLLB-style encoder-decoder (M2M100 architecture) saved with its tokenizer. LayerDrop is
+    off: M2M100Config's default (0.05 per layer) skips both decoder layers of so small a model in
+    one step of 400, and that step's loss then depends on no LoRA weight."""
     tok = nllb_tokenizer()
     config = M2M100Config(
         vocab_size=len(tok),
@@ -126,6 +129,7 @@ def tiny_m2m100(path: Path, seed: int = 1) -> Path:
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
         decoder_start_token_id=tok.eos_token_id,
+        **{"encoder_layerdrop": 0.0, "decoder_layerdrop": 0.0, **overrides},
     )
     torch.manual_seed(seed)  # the same weights every run: an untrained model's outputs are then reproducible
     M2M100ForConditionalGeneration(config).save_pretrained(path)

@@ -167,13 +167,32 @@ class CountingTrainer(Trainer):
             if self.accelerator.unwrap_model(model) is model:
                 head = target_loss.head_of(model)
         if head is None:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            out = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss = out[0] if return_outputs else out
+            if torch.is_grad_enabled() and model.training and not loss.requires_grad:
+                raise TrainingError(_no_trainable_path(self.accelerator.unwrap_model(model), self.state.global_step + 1))
+            return out
         # As Trainer: the count of target tokens is used only for a model whose loss accepts it.
         items = num_items_in_batch if self.model_accepts_loss_kwargs else None
         loss = target_loss.target_loss(head, inputs, items)
         if self.args.average_tokens_across_devices and items is not None:
             loss = loss * (self.accelerator.num_processes // self.get_tp_size())
         return loss
+
+
+def _no_trainable_path(model: Any, step: int) -> str:
+    """Why a training loss has no gradient: on an encoder-decoder with LayerDrop (M2M100's config
+    default is 0.05), a step that skips every layer holding a LoRA weight."""
+    config = getattr(model, "config", None)
+    drops = {k: getattr(config, k, 0) for k in ("encoder_layerdrop", "decoder_layerdrop", "layerdrop")}
+    drops = {k: v for k, v in drops.items() if v}
+    hint = (
+        f"the model's config has LayerDrop ({', '.join(f'{k}={v}' for k, v in drops.items())}), which "
+        "skipped every layer with a trainable weight in this step; set it to 0 in the model's "
+        "config.json (a model with few layers hits this)"
+        if drops else "check lora_config.target_modules: no trainable weight took part in the loss"
+    )
+    return f"step {step}: the training loss depends on no trainable weight: {hint}"
 
 
 def collator(prepared: Prepared, **kwargs: Any) -> DataCollatorForSeq2Seq:
