@@ -37,4 +37,8 @@ defs = dg.Definitions(
     jobs=[*JOBS, *AUTOMATION_JOBS],
     schedules=AUTOMATION_SCHEDULES,
     resources={"database": _database(), "launcher": _launcher()},
+    # Steps run in the run's own process. Dagster's default starts a Python process per step, which
+    # re-imports dagster, torch and this package (several seconds each, on every asset check
+    # too); our heavy steps already run in their own processes, through the launcher.
+    executor=dg.in_process_executor,
 )
