@@ -1,8 +1,9 @@
 import psycopg
 import pytest
 
-from mt_assets.db import DatabaseError
-from mt_assets.db.migrate import discover, migrate
+from mt_assets.db import DatabaseError, schema
+from mt_assets.db.files import project_file
+from mt_assets.db.migrate import SCHEMA_FILE, discover, migrate
 
 SEED_TABLES = {
     "dataset_editions", "dataset", "tuning_configs", "tuning_dataset_distribution", "fine_tuned_models",
@@ -133,3 +134,18 @@ def test_edited_applied_migration_is_refused(db_url, tmp_path):
         (steps / m.path.name).write_text(m.sql + "\n-- edited\n")
     with pytest.raises(DatabaseError, match="changed after it was applied"):
         migrate(db_url, steps)
+
+
+def test_schema_sql_is_what_the_migrations_build(db_url):
+    # After a new migration: python -m mt_assets.db.schema > sql/schema.sql
+    assert schema.dump(db_url) == (project_file("sql") / SCHEMA_FILE).read_text(encoding="utf-8"), (
+        "sql/schema.sql is out of date: python -m mt_assets.db.schema > sql/schema.sql"
+    )
+
+
+def test_a_database_built_from_schema_sql_equals_a_migrated_one(empty_db_url, db_url):
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute((project_file("sql") / SCHEMA_FILE).read_text(encoding="utf-8"))
+    assert _columns(empty_db_url) == _columns(db_url)
+    assert _constraints(empty_db_url) == _constraints(db_url)
+    assert schema.dump(empty_db_url) == schema.dump(db_url)

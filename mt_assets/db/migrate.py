@@ -15,6 +15,7 @@ from mt_assets.db.errors import DatabaseError
 from mt_assets.db.files import project_file
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+SCHEMA_FILE = "schema.sql"  # the generated whole schema (mt_assets.db.schema), never applied
 _LOCK_KEY = 0x6D745F61  # "mt_a": any constant shared by all migrators
 
 _BOOKKEEPING = """
@@ -47,6 +48,8 @@ def discover(sql_dir: Path | None = None) -> list[Migration]:
     directory = sql_dir or project_file("sql")
     found = []
     for path in sorted(directory.glob("*.sql")):
+        if path.name == SCHEMA_FILE:
+            continue
         match = _NAME.match(path.name)
         if not match:
             raise DatabaseError(f"{path}: migration files are named NNNN_name.sql")

