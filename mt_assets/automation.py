@@ -24,14 +24,13 @@ import dagster as dg
 
 from mt_assets.assets.tuning import tuning_configs
 from mt_assets.assets.watch import on_directory_change
-from mt_assets.jobs import experiment_job
+from mt_assets.jobs import EXPERIMENT_ASSETS, experiment_job
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
 from mt_assets.tuning import store as tuning_store
 from mt_assets.tuning.config import config_files
 
-EXPERIMENT_ASSETS = ("tuning_dataset_distribution", "fine_tuned_model", "translations", "evaluation")
 SPLIT_KEY = dg.AssetKey("tuning_dataset_distribution")
 EVALUATION_KEY = dg.AssetKey("evaluation")
 LEADERBOARD_KEY = dg.AssetKey("leaderboard")

@@ -19,6 +19,7 @@ from mt_assets.assets import tuning
 from mt_assets.db import urls
 from mt_assets.db.migrate import connect
 from mt_assets.definitions import defs
+from mt_assets.jobs import EXPERIMENT_ASSETS
 from mt_assets.resources import DatabaseResource
 from mt_assets_tests.conftest import _drop, _recreate
 
@@ -242,7 +243,7 @@ def test_nightly_schedule_runs_stale_partitions_then_only_the_leaderboard(projec
     schedule = defs.resolve_schedule_def("nightly_refresh")
     job = defs.get_repository_def().get_job(schedule.job_name)
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
-        *automation.EXPERIMENT_ASSETS, "leaderboard"
+        *EXPERIMENT_ASSETS, "leaderboard"
     }, "each stale run ends with the leaderboard"
 
     for name in ("cfg-fresh", "cfg-edited", "cfg-resplit"):  # what those runs do
