@@ -124,19 +124,9 @@ def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
-    from mt_assets.db.migrate import connect
-    from mt_assets.evaluation.errors import EvaluationError
-    from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows
-    from mt_assets.evaluation.store import load_leaderboard
+    from mt_assets.evaluation.terminal import print_leaderboard
 
-    with connect(ready_database_url(settings)) as conn:
-        records = load_leaderboard(conn)
-    try:
-        print(leaderboard_markdown(leaderboard_rows(records)), end="")
-    except EvaluationError as err:
-        print(f"mt-assets: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return print_leaderboard(ready_database_url(settings))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -45,6 +45,10 @@ sizes (Gemma 3 270M + LoRA on the Quran sample, Arabic and Persian to English):
 _LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
+class DemoError(Exception):
+    """A demo that cannot start as asked (a config missing, a derived config invalid)."""
+
+
 @dataclass(frozen=True)
 class DemoPlan:
     configs: tuple[str, ...]  # partitions to run, in order
@@ -90,7 +94,7 @@ def write_full_configs(base_dir: Path, names: tuple[str, ...], out_dir: Path) ->
         path.write_text(header + yaml.safe_dump(derived, sort_keys=False, allow_unicode=True), encoding="utf-8")
         loaded = load_config_file(path)
         if not loaded.ok:
-            raise SystemExit("mt-assets demo --full: derived config is invalid:\n" + "\n".join(loaded.errors))
+            raise DemoError("mt-assets demo --full: derived config is invalid:\n" + "\n".join(loaded.errors))
         written.append(path)
     for stale in set(config_files(out_dir)) - set(written):
         stale.unlink()
@@ -103,7 +107,7 @@ def plan(settings, configs: tuple[str, ...], full: bool = False) -> DemoPlan:
     config_dir = settings.config_dir if "MT_CONFIG_DIR" in os.environ else project_file("configs")
     missing = [c for c in configs if not (config_dir / f"{c}.yaml").exists()]
     if missing:
-        raise SystemExit(f"mt-assets demo: no config file for {', '.join(missing)} in {config_dir}")
+        raise DemoError(f"mt-assets demo: no config file for {', '.join(missing)} in {config_dir}")
     if not full:
         return DemoPlan(configs, settings.raw_dir, config_dir)
     out_dir = settings.home / "demo" / "configs-full"
@@ -144,10 +148,11 @@ def run(settings, configs: tuple[str, ...] = DEMO_CONFIGS, full: bool = False) -
                 _say(f"{label} failed (run {result.run_id}); see it in the UI: mt-assets dev")
                 return 1
 
-    from mt_assets.cli import cmd_leaderboard
+    from mt_assets.db.connection import ready_database_url
+    from mt_assets.evaluation.terminal import print_leaderboard
 
     _say(f"done in {(time.monotonic() - started) / 60:.1f} min. Leaderboard:")
-    cmd_leaderboard(None, settings)
+    print_leaderboard(ready_database_url(settings))
     print("\nOpen the Dagster UI with every run, asset and score: mt-assets dev  (then http://127.0.0.1:3000)")
     return 0
 
@@ -167,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         return run(Settings.from_env(), tuple(args.configs), full=args.full)
     except DatabaseError as err:
         print(f"mt-assets: error: {err}", file=sys.stderr)
+        return 1
+    except DemoError as err:  # its message names the command and what to fix
+        print(err, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         _say("stopped by a signal")

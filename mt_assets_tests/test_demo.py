@@ -58,7 +58,7 @@ def test_full_plan_writes_derived_configs_with_the_overrides_only(settings):
 
 
 def test_unknown_config_is_refused_before_anything_runs(settings):
-    with pytest.raises(SystemExit, match="no config file for nope"):
+    with pytest.raises(demo.DemoError, match="no config file for nope"):
         demo.plan(settings, ("nope",), full=True)
     assert not (settings.home / "demo").exists()
 
