@@ -5,6 +5,7 @@ import dagster as dg
 from mt_assets.assets.evaluation import EVALUATION_ASSETS
 from mt_assets.assets.ingest import INGEST_ASSETS, INGEST_CHECKS, INGEST_SENSORS
 from mt_assets.assets.training import TRAINING_CHECKS, fine_tuned_model
+from mt_assets.assets.translation import TRANSLATION_ASSETS
 from mt_assets.assets.tuning import TUNING_ASSETS, TUNING_CHECKS, TUNING_SENSORS
 from mt_assets.automation import AUTOMATION_JOBS, AUTOMATION_SCHEDULES, AUTOMATION_SENSORS
 from mt_assets.jobs import JOBS
@@ -31,7 +32,7 @@ def _launcher() -> TrainingLauncher:
 
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS, *TUNING_ASSETS, fine_tuned_model, *EVALUATION_ASSETS],
+    assets=[*INGEST_ASSETS, *TUNING_ASSETS, fine_tuned_model, *TRANSLATION_ASSETS, *EVALUATION_ASSETS],
     asset_checks=[*INGEST_CHECKS, *TUNING_CHECKS, *TRAINING_CHECKS],
     sensors=[*INGEST_SENSORS, *TUNING_SENSORS, *AUTOMATION_SENSORS],
     jobs=[*JOBS, *AUTOMATION_JOBS],

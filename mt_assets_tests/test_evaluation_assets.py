@@ -8,8 +8,9 @@ from pathlib import Path
 import dagster as dg
 import torch
 
-from mt_assets.assets.evaluation import GATE_CHECK, evaluation, leaderboard, translations
+from mt_assets.assets.evaluation import GATE_CHECK, evaluation, leaderboard
 from mt_assets.assets.training import fine_tuned_model
+from mt_assets.assets.translation import translations
 from mt_assets.assets.tuning import tuning_configs, tuning_dataset_distribution
 from mt_assets.cli import main as cli
 from mt_assets.db.migrate import connect

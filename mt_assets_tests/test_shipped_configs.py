@@ -21,9 +21,10 @@ import pytest
 import torch
 import yaml
 
-from mt_assets.assets.evaluation import evaluation, translations
+from mt_assets.assets.evaluation import evaluation
 from mt_assets.assets.ingest import INGEST_ASSETS
 from mt_assets.assets.training import fine_tuned_model
+from mt_assets.assets.translation import translations
 from mt_assets.assets.tuning import tuning_configs, tuning_dataset_distribution
 from mt_assets.db.files import project_file
 from mt_assets.resources import DatabaseResource

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import torch
 
-from mt_assets.assets.evaluation import translations
+from mt_assets.assets.translation import translations
 from mt_assets.db.migrate import connect
 from mt_assets.event_lines import parse_event
 from mt_assets.launchers.base import TranslationFailed

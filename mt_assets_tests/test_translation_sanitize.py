@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mt_assets.assets.evaluation import translations
+from mt_assets.assets.translation import translations
 from mt_assets.assets.tuning import tuning_configs, tuning_dataset_distribution
 from mt_assets.db.migrate import connect
 from mt_assets.launchers.local import LocalLauncher
