@@ -15,12 +15,10 @@ from pathlib import Path
 import pytest
 
 from mt_assets.event_lines import parse_event
-from mt_assets.remote import job as remote_job
 from mt_assets.remote.connection import Backoff
 from mt_assets.remote.job import RemoteJobLayout, run_remote_training, training_argv
 from mt_assets.remote.process import RemoteProcess
 from mt_assets.remote.session import SSHSession
-from mt_assets.training import trainer
 from mt_assets_tests import tiny_models
 from mt_assets_tests.sshd import SSHServer, running_sshd
 
@@ -49,10 +47,6 @@ def _job(tmp_path: Path, model_dir: Path, **args):
                      "seed": 1, **args}
     return tiny_models.job(tmp_path, model_dir, job_id="tiny-" + uuid.uuid4().hex[:8],
                            training_args=training_args)
-
-
-def test_trainer_file_names_match(tmp_path: Path) -> None:
-    assert (remote_job.FINAL_DIR, remote_job.RESULT_FILE) == (trainer.FINAL_DIR, trainer.RESULT_FILE)
 
 
 @pytest.mark.slow  # two trainer start-ups (torch + transformers imports) on the "remote"

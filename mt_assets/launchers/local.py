@@ -23,7 +23,7 @@ import dagster as dg
 
 from mt_assets.event_lines import parse_event
 from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
-from mt_assets.training.spec import TrainingJob
+from mt_assets.training.spec import JOB_FILE, RESULT_FILE, TrainingJob
 from mt_assets.translation.spec import TranslationJob
 
 _STDERR_TAIL = 20
@@ -36,7 +36,7 @@ class LocalLauncher(TrainingLauncher):
     def launch(
         self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
     ) -> dict[str, Any]:
-        job_file = job.write(job.train_file.parent / "job.json")
+        job_file = job.write(job.train_file.parent / JOB_FILE)
         log_file = job.train_file.parent / "train.log"
         command = [self.python or sys.executable, "-m", "mt_assets.training", str(job_file)]
         seen = 0
@@ -77,7 +77,7 @@ class LocalLauncher(TrainingLauncher):
                 errors[-1] if errors else f"exit status {process.returncode}; last lines:\n{_tail(log_file)}"
             )
             raise TrainingFailed(f"training job {job.job_id} failed: {reason} (log: {log_file})")
-        return json.loads((job.output_dir / "result.json").read_text())
+        return json.loads((job.output_dir / RESULT_FILE).read_text())
 
     def translate(
         self, context: dg.AssetExecutionContext, job: TranslationJob, on_event: Callable[[Event], None]

@@ -24,16 +24,17 @@ from mt_assets.remote.process import ProcessStatus, RemoteProcess
 from mt_assets.remote.session import SSHSession
 from mt_assets.remote.venv import ensure_venv
 from mt_assets.training.artefacts import directory_sha256
-from mt_assets.training.spec import TrainingJob
+from mt_assets.training.spec import (
+    FINAL_DIR,
+    JOB_FILE,
+    RESULT_FILE,
+    TRAIN_FILE,
+    VALIDATION_FILE,
+    TrainingJob,
+)
 
 log = logging.getLogger(__name__)
 
-# Names the trainer writes under output_dir (mt_assets.training.trainer; importing it would load torch here).
-FINAL_DIR = "final"
-RESULT_FILE = "result.json"
-SPEC_FILE = "job.json"
-TRAIN_FILE = "train.jsonl"
-VALIDATION_FILE = "validation.jsonl"
 OUTPUT_DIR = "output"
 
 
@@ -52,7 +53,7 @@ class RemoteJobLayout:
     def for_job(cls, session: SSHSession, job_id: str) -> RemoteJobLayout:
         workdir = session.absolute(session.target.workdir)
         directory = job_dir(workdir, job_id)
-        return cls(directory, f"{directory}/{SPEC_FILE}", f"{directory}/{OUTPUT_DIR}",
+        return cls(directory, f"{directory}/{JOB_FILE}", f"{directory}/{OUTPUT_DIR}",
                    remote_join(workdir, "models"))
 
 
@@ -123,7 +124,7 @@ def run_remote_training(
         python = ensure_venv(session, remote_wheel, wheel.sha256,
                              install_dependencies=install_dependencies).python
     with tempfile.TemporaryDirectory(prefix="mt-remote-job-") as tmp:
-        files = {SPEC_FILE: remote_spec(job, layout).write(Path(tmp) / SPEC_FILE), TRAIN_FILE: job.train_file}
+        files = {JOB_FILE: remote_spec(job, layout).write(Path(tmp) / JOB_FILE), TRAIN_FILE: job.train_file}
         if job.validation_file:
             files[VALIDATION_FILE] = job.validation_file
         process = RemoteProcess(session, layout.dir)

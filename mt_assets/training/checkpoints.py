@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import IO
 
-from mt_assets.training.spec import TrainingJob
+from mt_assets.training.spec import JOB_FILE, TrainingJob
 
-MARKER = "job.json"
+MARKER = JOB_FILE  # the job's copy in output_dir: checkpoints beside it are this job's
 LOCK = ".lock"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _WEIGHTS = (

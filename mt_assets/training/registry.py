@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 from mt_assets.settings import Settings
 from mt_assets.training.artefacts import directory_sha256
-from mt_assets.training.spec import TrainingJob
+from mt_assets.training.spec import TRAIN_FILE, VALIDATION_FILE, TrainingJob
 
 _EXPORT = text(
     """
@@ -73,7 +73,7 @@ def job_id(config: TuningConfigRow, data_sha256: str) -> str:
 
 def data_sha256(directory: Path) -> str:
     digest = hashlib.sha256()
-    for name in ("train.jsonl", "validation.jsonl"):
+    for name in (TRAIN_FILE, VALIDATION_FILE):
         digest.update(name.encode() + b"\0" + (directory / name).read_bytes())
     return digest.hexdigest()
 
@@ -173,8 +173,8 @@ def plan_job(
         prompt_template=config.training_prompt_template,
         training_args=settings_json.get("training_args") or {},
         lora_config=settings_json.get("lora_config") or {},
-        train_file=work_dir / "train.jsonl",
-        validation_file=work_dir / "validation.jsonl" if counts["validation"] else None,
+        train_file=work_dir / TRAIN_FILE,
+        validation_file=work_dir / VALIDATION_FILE if counts["validation"] else None,
         output_dir=settings.home / "adapters" / config.name / job,
         models_cache_dir=settings.models_dir,
     )

@@ -12,6 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A training job's files, on every host. Its work directory holds the job and its rows; its
+# output_dir holds a copy of the job (which marks the checkpoints as this job's), the checkpoints,
+# and when it finished the artefact (adapter or model, with tokenizer and generation config) and
+# the result the launcher registers.
+JOB_FILE = "job.json"
+TRAIN_FILE = "train.jsonl"
+VALIDATION_FILE = "validation.jsonl"
+FINAL_DIR = "final"
+RESULT_FILE = "result.json"
+
 
 class TrainingJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -27,10 +27,8 @@ from mt_assets.training import arguments, checkpoints, data, environment, finite
 from mt_assets.training import model as modeling
 from mt_assets.training.artefacts import directory_sha256
 from mt_assets.training.events import EventCallback, Reporter, TokenCounter
-from mt_assets.training.spec import TrainingJob
+from mt_assets.training.spec import FINAL_DIR, RESULT_FILE, TrainingJob
 
-FINAL_DIR = "final"
-RESULT_FILE = "result.json"
 TRAINING_INFO = "mt_training.json"
 
 
