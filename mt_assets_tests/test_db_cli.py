@@ -237,15 +237,12 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize(
-    "signum, own_session",
-    [(signal.SIGINT, False), (signal.SIGTERM, True), (signal.SIGHUP, True)],
-    ids=["SIGINT", "SIGTERM", "SIGHUP"],
-)
-def test_dev_started_in_the_background_stops_everything_on(signum, own_session, mt_home, tmp_path, reap):
-    """`mt-assets dev`, started with SIGINT ignored, serves the UI; one signal to the command alone
-    (Ctrl-C, a service manager's stop, a closing terminal) leaves no process of it, nor the
-    embedded server it started, and frees the port for the next `mt-assets dev`."""
+def test_dev_started_in_the_background_stops_everything_on_sigint(mt_home, tmp_path, reap):
+    """`mt-assets dev`, started with SIGINT ignored, serves the UI; one SIGINT to the command alone
+    leaves no process of it, nor the embedded server it started, and frees the port for the next
+    `mt-assets dev`. SIGTERM and SIGHUP reach the same Supervisor: `test_supervisor_leaves_no_process_behind`
+    sends each of them, and `test_demo_stops_everything_on_a_hangup` a hangup to a whole demo."""
+    signum, own_session = signal.SIGINT, False
     env = {"MT_HOME": str(mt_home), "MT_CONFIG_DIR": str(tmp_path), "MT_RAW_DIR": str(tmp_path / "raw")}
     assert run(["db", "status"], env).returncode == 3  # stopped: `dev` must start it
     port = free_port()
@@ -352,17 +349,17 @@ print("exit", code, flush=True)
 
 
 @pytest.mark.parametrize(
-    "child, signals, exit_line",
+    "child, signals, nohup, exit_line",
     [
-        ("exits-on-sigint", [signal.SIGTERM], "exit 0"),
-        ("ignore-sigint", [signal.SIGINT], "exit 137"),  # killed once the grace period is over
-        ("exits-on-sigint", [signal.SIGHUP, signal.SIGTERM], "exit 0"),  # under nohup, SIGHUP is ignored
+        ("exits-on-sigint", [signal.SIGTERM], False, "exit 0"),  # a service manager's stop
+        ("exits-on-sigint", [signal.SIGHUP], False, "exit 0"),  # a closing terminal
+        ("ignore-sigint", [signal.SIGINT], False, "exit 137"),  # killed once the grace period is over
+        ("exits-on-sigint", [signal.SIGHUP, signal.SIGTERM], True, "exit 0"),  # under nohup, SIGHUP is ignored
     ],
-    ids=["orphan-in-own-session", "child-ignores-sigint", "nohup"],
+    ids=["orphan-in-own-session", "hangup", "child-ignores-sigint", "nohup"],
 )
-def test_supervisor_leaves_no_process_behind(child, signals, exit_line, tmp_path, reap):
+def test_supervisor_leaves_no_process_behind(child, signals, nohup, exit_line, tmp_path, reap):
     pid_file = tmp_path / "grandchild.pid"
-    nohup = signals[0] == signal.SIGHUP
 
     def setup() -> None:
         _ignore_sigint()
