@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mt_assets.models.artefacts import sha256_file
 from mt_assets.remote.bundle import (
     Wheel,
     build_wheel,
@@ -21,7 +24,6 @@ from mt_assets.remote.bundle import (
     job_dir,
     project_root,
     remote_manifest,
-    sha256_file,
     source_hash,
     upload_bundle,
     upload_wheel,
@@ -170,6 +172,12 @@ def test_venv_is_created_once_and_reinstalls_only_on_a_new_wheel(
     dist = list((Path(first.python).parent.parent / "lib").glob("python3*/site-packages/mt_assets-0.1.0.dist-info"))
     assert len(dist) == 1
     installed_at = dist[0].stat().st_mtime_ns
+    # The target's Python (this test's interpreter) is itself a virtualenv: its packages are the
+    # job venv's too, as a base Python's are through --system-site-packages, so pip installs none again.
+    seen = subprocess.run([first.python, "-c", "import dagster; print(dagster.__file__)"],
+                          capture_output=True, text=True)
+    assert seen.returncode == 0, seen.stderr[-2000:]
+    assert Path(seen.stdout.strip()).is_relative_to(sys.prefix)
 
     again = ensure_venv(session, remote_wheel, real_wheel.sha256, venv_dir=venv_dir, install_dependencies=False)
     assert not again.created and not again.installed and again.python == first.python

@@ -1,9 +1,11 @@
 """The remote virtualenv: created once with `--system-site-packages` (so a GPU runtime's own CUDA
-torch is reused), and the wheel installed only when its sha256 differs from the venv's marker."""
+torch is reused; when the remote interpreter is itself a virtualenv, its packages are reused the same
+way), and the wheel installed only when its sha256 differs from the venv's marker."""
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from mt_assets.remote.commands import remote_join, run, validate_remote_path
@@ -11,6 +13,7 @@ from mt_assets.remote.errors import CommandError
 from mt_assets.remote.session import SSHSession
 
 MARKER = ".mt-assets-wheel-sha256"
+log = logging.getLogger(__name__)
 
 # Runs on the remote with the target's Python. One round trip, under an exclusive lock, so two jobs
 # starting on the same host neither create the venv twice nor install over each other.
@@ -25,6 +28,15 @@ with open(venv + ".lock", "a") as lock:
     if not os.access(py, os.X_OK):
         subprocess.check_call([sys.executable, "-m", "venv", "--system-site-packages", venv], stdout=sys.stderr)
         created = True
+    # The interpreter may itself be a virtualenv (a lab server's env with its CUDA torch): the new
+    # venv's --system-site-packages reaches the base Python only, so pip would install every
+    # dependency again, torch included. A .pth file puts the interpreter's own packages next.
+    # (This script runs with -S, which leaves sys.prefix at the base: find pyvenv.cfg by hand.)
+    parent = os.path.dirname(os.path.dirname(sys.executable))
+    version = "python%d.%d" % sys.version_info[:2]
+    if os.path.isfile(os.path.join(parent, "pyvenv.cfg")) and os.path.realpath(parent) != os.path.realpath(venv):
+        with open(os.path.join(venv, "lib", version, "site-packages", "_mt_assets_interpreter.pth"), "w") as f:
+            f.write(os.path.join(parent, "lib", version, "site-packages") + "\n")
     marker = os.path.join(venv, sys.argv[5])
     try:
         with open(marker) as f:
@@ -72,6 +84,8 @@ def ensure_venv(
     wheel = session.absolute(validate_remote_path(wheel_remote_path, "wheel path"))
     argv = [session.target.python, "-S", "-c", _ENSURE_SCRIPT, venv, wheel, wheel_sha256,
             "deps" if install_dependencies else "no-deps", MARKER]
+    log.info("preparing the virtualenv %s on %s (the first time, pip installs the package's dependencies "
+             "the remote Python lacks: minutes)", venv, session.target.host_port)
     result = session.call(lambda s: run(s.client, argv, timeout=timeout))
     if result.exit_code != 0:
         raise CommandError(
