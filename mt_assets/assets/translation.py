@@ -6,10 +6,10 @@ import dagster as dg
 from mt_assets.assets import markdown
 from mt_assets.db.migrate import connect
 from mt_assets.launchers.base import TrainingLauncher
+from mt_assets.models.sources import ModelSourceError
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
-from mt_assets.training.sources import ModelSourceError
 from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
 from mt_assets.translation.run import samples, translate_config

@@ -1,11 +1,21 @@
-"""Checksums of an artefact directory, so a registered model can be verified after a copy."""
+"""Checksums of files and artefact directories, so a registered model, an uploaded bundle or a
+downloaded copy can be verified: `sha256_file` of one file, `directory_sha256` of a tree (per file,
+and one digest over the sorted list). Standard library only."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from mt_assets.training.sources import sha256_file
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def directory_sha256(root: Path) -> tuple[dict[str, str], str]:

@@ -10,11 +10,13 @@
 Everything after the resolver loads a plain directory with `from_pretrained`, so there is
 one code path for all sources. Loading a GGUF takes ~45 s (dequantising); the converted
 directory loads in seconds, hence the cache under `models_cache_dir/<sha256 of the gguf>`.
+
+`check` and the resolving of local and hub sources import no torch (the Dagster host calls `check`);
+only converting a GGUF loads transformers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import os
@@ -23,6 +25,8 @@ import shutil
 import tempfile
 from importlib.resources import files
 from pathlib import Path
+
+from mt_assets.models.artefacts import sha256_file
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _OFFLINE_HINT = (
@@ -148,14 +152,6 @@ def _from_package(package: str, cache_dir: Path) -> Path:
             )
         gguf = found[0]
     return convert_gguf(gguf, cache_dir, sha256_file(gguf))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def convert_gguf(gguf: Path, cache_dir: Path, sha256: str) -> Path:

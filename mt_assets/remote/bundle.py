@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 import paramiko
 
 import mt_assets
+from mt_assets.models.artefacts import sha256_file
 from mt_assets.remote.commands import remote_join, run, shell_join, validate_name, validate_remote_path
 from mt_assets.remote.errors import BundleError, ChecksumError, CommandError
 from mt_assets.remote.session import SSHSession
@@ -39,14 +40,6 @@ class Wheel:
     sha256: str
     source_hash: str
     cached: bool
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def project_root() -> Path:

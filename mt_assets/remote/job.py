@@ -17,13 +17,13 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from mt_assets.models.artefacts import directory_sha256
 from mt_assets.remote.bundle import build_wheel, download_tree, job_dir, upload_bundle, upload_wheel
 from mt_assets.remote.commands import remote_join, validate_remote_path
 from mt_assets.remote.errors import ChecksumError, RemoteError
 from mt_assets.remote.process import ProcessStatus, RemoteProcess
 from mt_assets.remote.session import SSHSession
 from mt_assets.remote.venv import ensure_venv
-from mt_assets.training.artefacts import directory_sha256
 from mt_assets.training.spec import (
     FINAL_DIR,
     JOB_FILE,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from mt_assets.models.artefacts import directory_sha256
 from mt_assets.remote.bundle import (
     build_wheel,
     ensure_remote_dir,
@@ -29,7 +30,6 @@ from mt_assets.remote.errors import RemoteError
 from mt_assets.remote.process import ProcessStatus, RemoteProcess
 from mt_assets.remote.session import SSHSession
 from mt_assets.remote.venv import ensure_venv
-from mt_assets.training.artefacts import directory_sha256
 from mt_assets.translation.spec import TranslationJob
 
 log = logging.getLogger(__name__)

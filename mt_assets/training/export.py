@@ -16,7 +16,7 @@ from transformers import (
     GenerationConfig,
 )
 
-from mt_assets.training.artefacts import directory_sha256
+from mt_assets.models.artefacts import directory_sha256
 from mt_assets.training.trainer import TRAINING_INFO
 
 

@@ -23,9 +23,10 @@ from transformers import (
     set_seed,
 )
 
-from mt_assets.training import arguments, checkpoints, data, environment, finite, sources, target_loss
+from mt_assets.models import sources
+from mt_assets.models.artefacts import directory_sha256
+from mt_assets.training import arguments, checkpoints, data, environment, finite, target_loss
 from mt_assets.training import model as modeling
-from mt_assets.training.artefacts import directory_sha256
 from mt_assets.training.events import EventCallback, Reporter, TokenCounter
 from mt_assets.training.spec import FINAL_DIR, RESULT_FILE, TrainingJob
 

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         job = TranslationJob.read(args.job)
     except (OSError, ValueError, ValidationError) as exc:
         return _fail(f"{args.job}: {exc}")
-    from mt_assets.training.sources import ModelSourceError, check
+    from mt_assets.models.sources import ModelSourceError, check
 
     try:
         check(job.model_source)  # a missing model fails fast, before torch loads

@@ -48,7 +48,8 @@ from transformers import (
 from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from mt_assets import prompts
-from mt_assets.training import data, sources
+from mt_assets.models import sources
+from mt_assets.training import data
 from mt_assets.training.model import detect_task
 from mt_assets.translation import greedy
 from mt_assets.translation.errors import TranslationError

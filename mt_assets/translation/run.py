@@ -16,8 +16,8 @@ from typing import Any
 
 import psycopg
 
+from mt_assets.models.artefacts import directory_sha256
 from mt_assets.settings import Settings
-from mt_assets.training.artefacts import directory_sha256
 from mt_assets.translation import store
 from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.methods import (
