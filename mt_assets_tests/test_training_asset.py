@@ -35,7 +35,8 @@ SETTINGS = {
         "logging_steps": 1,
         "per_device_train_batch_size": 2,
     },
-    "lora_config": {"r": 4, "lora_alpha": 8},
+    # the modules the trainer picks for m2m_100 when none are set; a stored config must name them
+    "lora_config": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "out_proj"]},
 }
 
 

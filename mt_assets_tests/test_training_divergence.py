@@ -21,7 +21,12 @@ from mt_assets.translation.methods import FINE_TUNED, ensure_config_execution
 from mt_assets_tests.tiny_models import CollectingReporter, job, plant_nan, tiny_llama, tiny_m2m100
 from mt_assets_tests.training_support import seed_config
 
-SEQ2SEQ = {"task": "seq2seq", "languages": {"source": "arb_Arab", "target": "eng_Latn"}}
+SEQ2SEQ = {
+    "task": "seq2seq",
+    "languages": {"source": "arb_Arab", "target": "eng_Latn"},
+    # PEFT's default r and the modules the trainer picks for m2m_100: a stored config must name them
+    "lora_config": {"r": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "out_proj"]},
+}
 ARGS = {
     "max_steps": 4,
     "logging_steps": 1,

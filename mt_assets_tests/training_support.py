@@ -31,14 +31,23 @@ def seed_config(
         config = conn.execute(
             text(
                 "insert into llm.tuning_configs (name, llm_model, tuning_methodology, training_prompt_template, "
-                "llm_tuning_configs, config_sha256) values (:name, :model, 'lora', :template, "
-                "cast(:settings as jsonb), :sha) returning id"
+                "llm_tuning_configs, data, config_sha256) values (:name, :model, 'lora', :template, "
+                "cast(:settings as jsonb), cast(:data as jsonb), :sha) returning id"
             ),
             {
                 "name": name,
                 "model": str(model_dir),
                 "template": template,
                 "settings": json.dumps(settings),
+                # what the rows planted below are: a stored config is validated when it is read
+                "data": json.dumps(
+                    {
+                        "editions": [f"{name}-rows"],
+                        "source_languages": ["ar"],
+                        "test_size": 0.1,
+                        "validation_size": 0.1,
+                    }
+                ),
                 "sha": "cd" * 32,
             },
         ).scalar_one()

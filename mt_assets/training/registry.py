@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from mt_assets.models.artefacts import directory_sha256
 from mt_assets.settings import Settings
-from mt_assets.training.artefacts import directory_sha256
 from mt_assets.training.spec import TRAIN_FILE, VALIDATION_FILE, TrainingJob
+from mt_assets.tuning import store
+from mt_assets.tuning.store import StoredConfig
 
 _EXPORT = text(
     """
@@ -51,19 +53,7 @@ def _json(value: Any) -> str:
     return json.dumps(clean(value))
 
 
-@dataclass(frozen=True)
-class TuningConfigRow:
-    id: int
-    name: str
-    llm_model: str
-    tuning_methodology: str
-    training_prompt_template: str | None
-    llm_tuning_configs: dict[str, Any]
-    config_sha256: str
-    model_sha256: str  # what the model depends on: a generation-only edit leaves it, and the model
-
-
-def job_id(config: TuningConfigRow, data_sha256: str) -> str:
+def job_id(config: StoredConfig, data_sha256: str) -> str:
     """Same model settings and same rows, same job: its output dir, hence its checkpoints,
     survive a failed run, and a generation-only edit reuses its model; changed rows start a new
     job rather than resuming on different data."""
@@ -78,46 +68,17 @@ def data_sha256(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def load_config(engine: Engine, name: str) -> TuningConfigRow:
-    with engine.connect() as conn:
-        row = (
-            conn.execute(
-                text(
-                    "select id, name, llm_model, tuning_methodology, training_prompt_template, "
-                    "llm_tuning_configs, data, config_sha256, model_sha256 from llm.tuning_configs "
-                    "where name = :name"
-                ),
-                {"name": name},
-            )
-            .mappings()
-            .one_or_none()
-        )
-    if row is None:
+def load_config(engine: Engine, name: str) -> StoredConfig:
+    """The partition's config, validated (`tuning.store.read`), or a RegistryError saying why not."""
+    try:
+        config = store.read(engine, name)
+    except store.InvalidStoredConfig as err:
+        raise RegistryError(str(err)) from None
+    if config is None:
         raise RegistryError(
             f"no tuning config named {name!r} in llm.tuning_configs; materialize tuning_configs"
         )
-    sha = (
-        row["config_sha256"]
-        or hashlib.sha256(
-            json.dumps(
-                [row["llm_model"], row["tuning_methodology"], row["training_prompt_template"]]
-                + [row["llm_tuning_configs"], row["data"]],
-                sort_keys=True,
-            ).encode()
-        ).hexdigest()
-    )
-    return TuningConfigRow(
-        id=row["id"],
-        name=row["name"],
-        llm_model=row["llm_model"],
-        tuning_methodology=row["tuning_methodology"],
-        training_prompt_template=row["training_prompt_template"],
-        llm_tuning_configs=dict(row["llm_tuning_configs"] or {}),
-        config_sha256=sha,
-        # A row inserted with SQL (or before migration 0009) has no model hash: any change to
-        # the config then counts as a model change.
-        model_sha256=row["model_sha256"] or sha,
-    )
+    return config
 
 
 @dataclass(frozen=True)
@@ -126,7 +87,7 @@ class Export:
     split_sha256: str  # llm.split_sha256 of exactly the exported rows: the split the model is bound to
 
 
-def export_splits(engine: Engine, config: TuningConfigRow, directory: Path) -> Export:
+def export_splits(engine: Engine, config: StoredConfig, directory: Path) -> Export:
     """train.jsonl and validation.jsonl under directory."""
     directory.mkdir(parents=True, exist_ok=True)
     counts = {"train": 0, "validation": 0}
@@ -159,20 +120,20 @@ def export_splits(engine: Engine, config: TuningConfigRow, directory: Path) -> E
 
 
 def plan_job(
-    config: TuningConfigRow, settings: Settings, counts: dict[str, int], work_dir: Path, job: str
+    config: StoredConfig, settings: Settings, counts: dict[str, int], work_dir: Path, job: str
 ) -> TrainingJob:
-    settings_json = config.llm_tuning_configs
-    codes = settings_json.get("languages") or {}
+    cfg = config.config
+    tuning = cfg.llm_tuning_configs
     return TrainingJob(
         job_id=job,
-        model_source=config.llm_model,
-        task=settings_json.get("task", "auto"),
-        methodology=config.tuning_methodology,
-        source_language_code=codes.get("source"),
-        target_language_code=codes.get("target"),
-        prompt_template=config.training_prompt_template,
-        training_args=settings_json.get("training_args") or {},
-        lora_config=settings_json.get("lora_config") or {},
+        model_source=cfg.llm_model,
+        task=tuning.task,
+        methodology=cfg.tuning_methodology,
+        source_language_code=tuning.languages.source if tuning.languages else None,
+        target_language_code=tuning.languages.target if tuning.languages else None,
+        prompt_template=cfg.training_prompt_template,
+        training_args=dict(tuning.training_args),
+        lora_config=dict(tuning.lora_config or {}),
         train_file=work_dir / TRAIN_FILE,
         validation_file=work_dir / VALIDATION_FILE if counts["validation"] else None,
         output_dir=settings.home / "adapters" / config.name / job,
@@ -180,7 +141,7 @@ def plan_job(
     )
 
 
-def prepare_job(engine: Engine, config: TuningConfigRow, settings: Settings) -> tuple[TrainingJob, Export]:
+def prepare_job(engine: Engine, config: StoredConfig, settings: Settings) -> tuple[TrainingJob, Export]:
     """Export the splits, then file them under the job they define (config + rows)."""
     config_dir = settings.home / "jobs" / config.name
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +168,7 @@ class RegisteredModel:
     metrics: dict[str, Any]
 
 
-def succeeded(engine: Engine, config: TuningConfigRow, job: str, split_sha256: str) -> RegisteredModel | None:
+def succeeded(engine: Engine, config: StoredConfig, job: str, split_sha256: str) -> RegisteredModel | None:
     """The newest succeeded model of this exact job (model settings and rows), bound to this
     split, whose artefact is intact. A model of another split is never reused: its train rows
     may be test rows now."""
@@ -229,7 +190,7 @@ def succeeded(engine: Engine, config: TuningConfigRow, job: str, split_sha256: s
     return model
 
 
-def start(engine: Engine, config: TuningConfigRow, run_id: str | None, split_sha256: str) -> int:
+def start(engine: Engine, config: StoredConfig, run_id: str | None, split_sha256: str) -> int:
     """A `running` row, bound to the config's model settings and to the split it trains on;
     rows of the same config still `running` were left by a killed process."""
     with engine.begin() as conn:
@@ -254,8 +215,8 @@ def start(engine: Engine, config: TuningConfigRow, run_id: str | None, split_sha
                 "sha": config.config_sha256,
                 "model_sha": config.model_sha256,
                 "split_sha": split_sha256,
-                "base": config.llm_model,
-                "methodology": config.tuning_methodology,
+                "base": config.config.llm_model,
+                "methodology": config.config.tuning_methodology,
                 "run_id": run_id,
             },
         ).scalar_one()

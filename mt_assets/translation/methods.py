@@ -27,7 +27,8 @@ import psycopg
 from mt_assets.translation import store
 from mt_assets.translation.errors import TranslationError
 from mt_assets.tuning import models
-from mt_assets.tuning.config import Generation
+from mt_assets.tuning import store as tuning_store
+from mt_assets.tuning.store import StoredConfig
 
 BASE, FINE_TUNED = "base", "fine_tuned"
 _SUFFIX = {BASE: "base", FINE_TUNED: "fine-tuned"}
@@ -35,26 +36,6 @@ _SUFFIX = {BASE: "base", FINE_TUNED: "fine-tuned"}
 
 def method_name(config: str, kind: str) -> str:
     return f"{config}:{_SUFFIX[kind]}"
-
-
-@dataclass(frozen=True)
-class ConfigRow:
-    id: int
-    name: str
-    llm_model: str
-    template: str | None
-    settings: dict[str, Any]
-    config_sha256: str | None
-    model_sha256: str | None  # config_sha256 for a row without one (inserted with SQL, or before 0009)
-    split_sha256: str | None  # llm.split_sha256: the stored train/validation rows, now
-
-    @property
-    def task(self) -> str:
-        return models.describe(self.llm_model, self.settings.get("task", "auto")).kind
-
-    @property
-    def generation(self) -> Generation:
-        return Generation.model_validate(self.settings.get("generation") or {})
 
 
 @dataclass(frozen=True)
@@ -71,7 +52,7 @@ class Method:
     id: int
     name: str
     kind: str
-    config: ConfigRow
+    config: StoredConfig
     generation: dict[str, Any]
     model: FineTunedModel | None  # the fine_tuned method's model
 
@@ -84,28 +65,33 @@ class Execution:
     invalidated: tuple[str, ...] = ()  # methods whose old translations were dropped now
 
 
-def load_config(conn: psycopg.Connection, name: str) -> ConfigRow:
-    row = conn.execute(
-        "select id, name, llm_model, training_prompt_template, llm_tuning_configs, config_sha256, "
-        "coalesce(model_sha256, config_sha256), llm.split_sha256(id) from llm.tuning_configs where name = %s",
-        (name,),
-    ).fetchone()
-    if row is None:
+def load_config(conn: psycopg.Connection, name: str) -> StoredConfig:
+    """The config, validated (`tuning.store.read`, in the connection's transaction), or a
+    TranslationError saying why not."""
+    try:
+        config = tuning_store.read(conn, name)
+    except tuning_store.InvalidStoredConfig as err:
+        raise TranslationError(str(err)) from None
+    if config is None:
         raise TranslationError(
             f"no tuning config named {name!r} in llm.tuning_configs; materialize tuning_configs"
         )
-    return ConfigRow(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5], row[6], row[7])
+    return config
 
 
-def newest_model(conn: psycopg.Connection, config: ConfigRow) -> FineTunedModel | None:
+def _task(config: StoredConfig) -> str:
+    return models.describe(config.llm_model, config.config.llm_tuning_configs.task).kind
+
+
+def newest_model(conn: psycopg.Connection, config: StoredConfig) -> FineTunedModel | None:
     """The newest succeeded model trained with the config's current model settings. A model
     registered before migration 0009 has no model hash; its config hash must match instead."""
     row = conn.execute(
         "select id, pretrained_model_dir_path, coalesce(base_model, %(base)s), artefact_sha256, split_sha256 "
         "from llm.fine_tuned_models where tuning_config_id = %(id)s and status = 'succeeded' "
-        "and pretrained_model_dir_path is not null and (%(model)s::text is null or case "
+        "and pretrained_model_dir_path is not null and case "
         "  when model_sha256 is not null then model_sha256 = %(model)s "
-        "  else config_sha256 is null or config_sha256 = %(config)s end) "
+        "  else config_sha256 is null or config_sha256 = %(config)s end "
         "order by id desc limit 1",
         {
             "base": config.llm_model,
@@ -117,7 +103,7 @@ def newest_model(conn: psycopg.Connection, config: ConfigRow) -> FineTunedModel 
     return FineTunedModel(*row) if row else None
 
 
-def check_split(config: ConfigRow, model: FineTunedModel) -> None:
+def check_split(config: StoredConfig, model: FineTunedModel) -> None:
     """Refuse a model trained on other train/validation rows than the config's stored split:
     after a re-split (a new edition version, other data settings) its training rows can be
     test rows, and its scores would be inflated."""
@@ -134,13 +120,14 @@ def check_split(config: ConfigRow, model: FineTunedModel) -> None:
     )
 
 
-def generation_config(config: ConfigRow, kind: str, multiline_references: bool) -> dict[str, Any]:
+def generation_config(config: StoredConfig, kind: str, multiline_references: bool) -> dict[str, Any]:
     """The method's stored definition. `multiline_references` (a reference of the config's data
     contains a newline, `store.references_span_lines`) decides the stop rule: a decoder LLM stops at
     the first newline only where no reference has one, else only at EOS or the token cap; a changed
     rule changes the definition, so translations cut by the old one are dropped and redone."""
-    gen = config.generation
-    task = config.task
+    settings = config.config.llm_tuning_configs
+    gen = settings.generation
+    task = _task(config)
     out: dict[str, Any] = {
         "task": task,
         "num_beams": gen.num_beams,
@@ -152,12 +139,12 @@ def generation_config(config: ConfigRow, kind: str, multiline_references: bool) 
         out["max_new_tokens_per_source_token"] = gen.max_new_tokens_per_source_token
     if task == "causal":
         out["stop"] = ["eos"] if multiline_references else ["newline", "eos"]
-        out["prompt_template"] = config.template
+        out["prompt_template"] = config.config.training_prompt_template
         # The fine-tuned model learned the zero-shot prompt; only the untuned base needs examples.
         out["few_shot"] = gen.few_shot if kind == BASE else 0
     else:
         out["stop"] = ["eos"]
-        out["languages"] = config.settings.get("languages")
+        out["languages"] = settings.languages.model_dump() if settings.languages else None
     return out
 
 
@@ -165,7 +152,7 @@ def _upsert_method(
     conn: psycopg.Connection,
     name: str,
     kind: str,
-    config: ConfigRow,
+    config: StoredConfig,
     llm_model: str,
     model_id: int | None,
     generation: dict[str, Any],

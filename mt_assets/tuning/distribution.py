@@ -134,13 +134,14 @@ class DistributionResult:
 
 
 def _config(engine: Engine, name: str) -> store.StoredConfig:
-    stored = store.read(engine, name)
+    try:
+        stored = store.read(engine, name)
+    except store.InvalidStoredConfig as err:
+        raise DistributionError(str(err)) from None
     if stored is None:
         raise DistributionError(
             f"no tuning config named {name!r} in llm.tuning_configs; materialize tuning_configs first"
         )
-    if not stored.loaded.ok:
-        raise DistributionError("invalid tuning config:\n" + "\n".join(stored.loaded.errors))
     return stored
 
 
@@ -158,7 +159,7 @@ def _count(rows: list[Row], assignment: dict[int, Split]) -> tuple[CountRow, ...
 
 def materialize(engine: Engine, name: str) -> DistributionResult:
     stored = _config(engine, name)
-    cfg = stored.loaded.config
+    cfg = stored.config
     sha = cfg.sha256
     with engine.begin() as conn:
         # Serialise runs of the same partition; other configs' rows are never locked.
@@ -172,7 +173,7 @@ def materialize(engine: Engine, name: str) -> DistributionResult:
         sha,
         outcome,
         _count(rows, assignment),
-        stored.loaded.warnings,
+        stored.warnings,
         cfg.model_sha256,
         hashlib.sha256(listing.encode()).hexdigest(),
     )
@@ -238,7 +239,7 @@ class Inspection:
 
 def inspect(engine: Engine, name: str) -> Inspection:
     stored_config = _config(engine, name)
-    cfg = stored_config.loaded.config
+    cfg = stored_config.config
     with engine.connect() as conn:
         selected = select_rows(conn, cfg.data)
         result = conn.execute(_STORED, {"config_id": stored_config.id}).all()

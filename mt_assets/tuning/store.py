@@ -8,10 +8,12 @@ computed from it stay in the database as history.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy import Engine, text
 
 from mt_assets.tuning.config import LoadedConfig, TuningConfig, validate_mapping
@@ -115,26 +117,82 @@ def hashes(engine: Engine) -> dict[str, str]:
     return {name: sha for name, sha in rows if sha}
 
 
+class InvalidStoredConfig(ValueError):
+    """A stored row that fails the checks a config file gets; the message lists every problem."""
+
+    def __init__(self, errors: tuple[str, ...]) -> None:
+        super().__init__("invalid tuning config:\n" + "\n".join(errors))
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class StoredConfig:
+    """A row of llm.tuning_configs, validated like a file: what every step reads a config as."""
+
     id: int
-    loaded: LoadedConfig  # validated again: a row inserted with SQL gets the same checks as a file
+    config: TuningConfig
+    config_sha256: str  # as stored; the validated config's own for a row inserted with SQL without one
+    # As stored; config_sha256 for a row without one (inserted with SQL, or from before migration
+    # 0009), so that any change to the config then counts as a model change.
+    model_sha256: str
+    generation_sha256: str  # as stored; the validated config's own for a row without one
+    split_sha256: str | None  # llm.split_sha256(id) when read: its stored train/validation rows
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def llm_model(self) -> str:
+        return self.config.llm_model
 
 
-def read(engine: Engine, name: str) -> StoredConfig | None:
-    with engine.connect() as conn:
-        row = (
-            conn.execute(
-                text(
-                    "select id, name, description, llm_model, tuning_methodology, training_prompt_template,"
-                    " data, llm_tuning_configs from llm.tuning_configs where name = :name"
-                ),
-                {"name": name},
-            )
-            .mappings()
-            .first()
-        )
+# psycopg's placeholder style, which SQLAlchemy's psycopg dialect passes through: one query for
+# both kinds of connection.
+_READ = (
+    "select id, name, description, llm_model, tuning_methodology, training_prompt_template, data,"
+    " llm_tuning_configs, config_sha256, model_sha256, generation_sha256, llm.split_sha256(id) as split_sha256"
+    " from llm.tuning_configs where name = %(name)s"
+)
+_CONFIG_KEYS = (
+    "name",
+    "description",
+    "llm_model",
+    "tuning_methodology",
+    "training_prompt_template",
+    "data",
+    "llm_tuning_configs",
+)
+
+
+def _row(db: Engine | psycopg.Connection, name: str) -> Mapping[str, Any] | None:
+    if isinstance(db, Engine):
+        with db.connect() as conn:
+            return conn.exec_driver_sql(_READ, {"name": name}).mappings().first()
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute(_READ, {"name": name}).fetchone()
+
+
+def read(db: Engine | psycopg.Connection, name: str) -> StoredConfig | None:
+    """The config named `name`, or None when there is no such row. The row is validated as a
+    file is, so a row inserted with SQL gets the same checks; one that fails them raises
+    InvalidStoredConfig. `db` is an engine, or a psycopg connection (read in its transaction)."""
+    row = _row(db, name)
     if row is None:
         return None
-    raw = {k: v for k, v in row.items() if k != "id" and v is not None}
-    return StoredConfig(row["id"], validate_mapping(raw, f"llm.tuning_configs[name={name}]"))
+    raw = {k: row[k] for k in _CONFIG_KEYS if row[k] is not None}
+    loaded = validate_mapping(raw, f"llm.tuning_configs[name={name}]")
+    if not loaded.ok:
+        raise InvalidStoredConfig(loaded.errors)
+    cfg = loaded.config
+    config_sha = row["config_sha256"] or cfg.sha256
+    return StoredConfig(
+        id=row["id"],
+        config=cfg,
+        config_sha256=config_sha,
+        model_sha256=row["model_sha256"] or config_sha,
+        generation_sha256=row["generation_sha256"] or cfg.generation_sha256,
+        split_sha256=row["split_sha256"],
+        warnings=loaded.warnings,
+    )
