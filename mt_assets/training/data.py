@@ -6,13 +6,14 @@ Examples are left unpadded: the collator pads each batch to its own longest exam
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mt_assets import languages, prompts
+from mt_assets import prompts
+from mt_assets.models import jsonl
+from mt_assets.models.codes import DataError, has_language_codes, language_code, model_codes
 
 REQUIRED = ("source_text", "official_translate", "source_language")
 IGNORE_INDEX = -100  # label value the loss skips (prompt and padding positions)
@@ -20,54 +21,11 @@ IGNORE_INDEX = -100  # label value the loss skips (prompt and padding positions)
 Example = dict[str, list[int]]
 
 
-class DataError(ValueError):
-    pass
-
-
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line_number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{line_number}: not valid JSON ({exc.msg})") from None
-            for field in REQUIRED:
-                value = row.get(field) if isinstance(row, dict) else None
-                if not isinstance(value, str) or not value.strip():
-                    raise DataError(f"{path}:{line_number}: field {field!r} is missing or empty")
-            rows.append(row)
+    rows = jsonl.read_rows(path, REQUIRED, DataError)
     if not rows:
         raise DataError(f"{path}: no rows")
     return rows
-
-
-def language_code(tokenizer: Any, code: str) -> int:
-    token_id = tokenizer.convert_tokens_to_ids(code)
-    if token_id is None or token_id == tokenizer.unk_token_id:
-        raise DataError(f"language code {code!r} is not a token of this model's tokenizer")
-    return token_id
-
-
-def has_language_codes(tokenizer: Any) -> bool:
-    """NLLB-style tokenizers prefix inputs with `src_lang` and labels with `tgt_lang`."""
-    return hasattr(tokenizer, "src_lang")
-
-
-def model_codes(row: dict[str, Any], source_code: str | None, target_code: str | None) -> tuple[str, str]:
-    """Model-side language codes for a row: the job's if set, else the NLLB code of the row's language."""
-
-    def pick(explicit: str | None, data_code: str) -> str:
-        if explicit:
-            return explicit
-        try:
-            return languages.NLLB_CODES[data_code]
-        except KeyError:
-            raise DataError(f"no model language code known for {data_code!r}; set it in the job") from None
-
-    return pick(source_code, row["source_language"]), pick(target_code, row.get("target_language") or "en")
 
 
 def encode_seq2seq(

@@ -1,16 +1,16 @@
-"""Load a resolved model directory for training: task, dtype, methodology (lora/qlora/full)."""
+"""A resolved model directory made ready to train by methodology: full, lora or qlora (4-bit, CUDA
+only), its weights checked finite before PEFT wraps them. Loading itself is `mt_assets.models.loading`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+from mt_assets.models.kind import Kind
+from mt_assets.models.loading import compute_dtype, load_pretrained
 from mt_assets.training.finite import require_finite_weights
-
-Task = Literal["seq2seq", "causal"]
 
 # PEFT has no default LoRA targets for these architectures; its own table covers the rest.
 DEFAULT_LORA_TARGETS: dict[str, list[str]] = {
@@ -32,38 +32,10 @@ def require_cuda_for_qlora(methodology: str) -> None:
         )
 
 
-def detect_task(model_dir: Path, task: str) -> Task:
-    if task != "auto":
-        return task  # type: ignore[return-value]
-    return "seq2seq" if AutoConfig.from_pretrained(model_dir).is_encoder_decoder else "causal"
-
-
-def position_limit(model_dir: Path) -> int | None:
-    """How many positions the model can embed (`max_position_embeddings` of its text config), or
-    None where its config does not say."""
-    config = AutoConfig.from_pretrained(model_dir)
-    limit = getattr(config.get_text_config(), "max_position_embeddings", None)
-    return int(limit) if limit else None
-
-
-def load_tokenizer(model_dir: Path) -> Any:
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token  # padding positions carry no loss, so any id does
-    return tok
-
-
-def _dtype() -> torch.dtype:
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32  # CPU: fp32 keeps LoRA updates from vanishing in bf16 rounding
-
-
-def load_model(model_dir: Path, task: Task, methodology: str, lora_config: dict[str, Any], name: str) -> Any:
+def load_model(model_dir: Path, task: Kind, methodology: str, lora_config: dict[str, Any], name: str) -> Any:
     """`name` is the model as the config names it (llm_model), for the messages."""
     require_cuda_for_qlora(methodology)
-    cls = AutoModelForSeq2SeqLM if task == "seq2seq" else AutoModelForCausalLM
-    kwargs: dict[str, Any] = {"dtype": _dtype()}
+    kwargs: dict[str, Any] = {}
     if methodology == "qlora":
         from transformers import BitsAndBytesConfig
 
@@ -71,10 +43,10 @@ def load_model(model_dir: Path, task: Task, methodology: str, lora_config: dict[
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=kwargs["dtype"],
+            bnb_4bit_compute_dtype=compute_dtype(),
         )
         kwargs["device_map"] = {"": 0}
-    model = cls.from_pretrained(model_dir, **kwargs)
+    model = load_pretrained(model_dir, task, **kwargs)
     # before PEFT wraps it, so the message names the checkpoint's own parameter names
     require_finite_weights(model, name if name == str(model_dir) else f"{name} ({model_dir})")
     if methodology == "full":

@@ -23,8 +23,11 @@ from transformers import (
     set_seed,
 )
 
-from mt_assets.models import sources
+from mt_assets.models import codes, sources
 from mt_assets.models.artefacts import directory_sha256
+from mt_assets.models.config import position_limit
+from mt_assets.models.kind import Kind, model_kind
+from mt_assets.models.loading import load_tokenizer
 from mt_assets.training import arguments, checkpoints, data, environment, finite, target_loss
 from mt_assets.training import model as modeling
 from mt_assets.training.events import EventCallback, Reporter, TokenCounter
@@ -41,7 +44,7 @@ class TrainingError(RuntimeError):
 class Prepared:
     job: TrainingJob
     model_dir: Path
-    task: modeling.Task
+    task: Kind
     tokenizer: Any
     model: Any
     train: list[data.Example]
@@ -57,8 +60,8 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
         reporter.emit({"event": "warning", "message": warning})
     own = {key: job.training_args.get(key, default) for key, default in arguments.OWN_ARGS.items()}
     model_dir = sources.resolve(job.model_source, job.models_cache_dir)
-    task = modeling.detect_task(model_dir, job.task)
-    limit = modeling.position_limit(model_dir)
+    task = model_kind(model_dir, job.task).kind
+    limit = position_limit(model_dir)
     if limit is not None and own["max_length"] > limit:
         # Beyond it a model with learned positions has no embedding for the token (an index error
         # deep in its forward) and one with rotary positions runs outside what it was trained on.
@@ -72,7 +75,7 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
         )
     # What the installed transformers (or this host) refuses fails here, before the model loads.
     training_arguments(job, job.validation_file is not None, task)
-    tokenizer = modeling.load_tokenizer(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     train_rows = data.read_rows(job.train_file)
     validation_rows = data.read_rows(job.validation_file) if job.validation_file else None
 
@@ -93,19 +96,19 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     seed_random(job)
     model = modeling.load_model(model_dir, task, job.methodology, job.lora_config, job.model_source)
     forced_bos = None
-    if task == "seq2seq" and data.has_language_codes(tokenizer):
+    if task == "seq2seq" and codes.has_language_codes(tokenizer):
         targets = {
-            data.model_codes(r, job.source_language_code, job.target_language_code)[1] for r in train_rows
+            codes.model_codes(r, job.source_language_code, job.target_language_code)[1] for r in train_rows
         }
         if len(targets) == 1:
-            forced_bos = data.language_code(tokenizer, targets.pop())
+            forced_bos = codes.language_code(tokenizer, targets.pop())
             # generate() must start every translation with the target language's code
             model.generation_config.forced_bos_token_id = forced_bos
     return Prepared(job, model_dir, task, tokenizer, model, train, validation, forced_bos, own["max_length"])
 
 
 def training_arguments(
-    job: TrainingJob, has_validation: bool, task: modeling.Task = "causal", **overrides: Any
+    job: TrainingJob, has_validation: bool, task: Kind = "causal", **overrides: Any
 ) -> TrainingArguments:
     """Seq2SeqTrainingArguments for seq2seq models; precision this host cannot honour is dropped
     (`prepare` has emitted a warning for each)."""

@@ -28,7 +28,6 @@ the model generated for the row (up to and including its stop token, without pad
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,20 +36,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForSeq2SeqLM,
-    AutoTokenizer,
-    DynamicCache,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
 from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from mt_assets import prompts
-from mt_assets.models import sources
-from mt_assets.training import data
-from mt_assets.training.model import detect_task
+from mt_assets.models import jsonl, sources
+from mt_assets.models.codes import has_language_codes, language_code, model_codes
+from mt_assets.models.kind import model_kind
+from mt_assets.models.loading import load_pretrained, load_tokenizer
 from mt_assets.translation import greedy
 from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.spec import INPUT_FIELDS, TranslationJob
@@ -64,25 +57,7 @@ SOURCE_CAP_SLACK = 16
 
 
 def read_inputs(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TranslationError(f"{path}: cannot read: {exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TranslationError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise TranslationError(f"{path}:{number}: a row must be a JSON object")
-        for field in INPUT_FIELDS:
-            if row.get(field) in (None, ""):
-                raise TranslationError(f"{path}:{number}: field {field!r} is missing or empty")
-        rows.append(row)
-    return rows
+    return jsonl.read_rows(path, INPUT_FIELDS, TranslationError)
 
 
 @dataclass
@@ -95,17 +70,13 @@ class Loaded:
 
 def load(job: TranslationJob) -> Loaded:
     model_dir = sources.resolve(job.model_source, job.models_cache_dir)
-    task = detect_task(model_dir, job.task)
+    task = model_kind(model_dir, job.task).kind
     if task == "causal" and not job.prompt_template:
         raise TranslationError(f"{job.method}: a decoder LLM needs a prompt template")
     # Left padding: a decoder continues from the last position, which must be the prompt's end.
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left" if task == "causal" else "right")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(model_dir, padding_side="left" if task == "causal" else "right")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    cls = AutoModelForSeq2SeqLM if task == "seq2seq" else AutoModelForCausalLM
-    model = cls.from_pretrained(model_dir, dtype=dtype)
+    model = load_pretrained(model_dir, task)
     if job.adapter_dir is not None:
         from peft import PeftModel
 
@@ -234,11 +205,11 @@ def _plan(
 ) -> list[tuple[tuple, list[int]]]:
     """Groups of row indices sharing language codes, each sorted longest first."""
     tok = loaded.tokenizer
-    codes_needed = loaded.task == "seq2seq" and data.has_language_codes(tok)
+    codes_needed = loaded.task == "seq2seq" and has_language_codes(tok)
     groups: dict[tuple, list[int]] = {}
     for index, row in enumerate(rows):
         key = (
-            data.model_codes(row, job.source_language_code, job.target_language_code) if codes_needed else ()
+            model_codes(row, job.source_language_code, job.target_language_code) if codes_needed else ()
         )
         groups.setdefault(key, []).append(index)
     lengths = [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
@@ -281,10 +252,10 @@ def generate_ids(
     }
     if codes:
         source, target = codes
-        data.language_code(tok, source)
+        language_code(tok, source)
         tok.src_lang = source
         # NLLB must start every translation with the target language's code token.
-        kwargs["forced_bos_token_id"] = data.language_code(tok, target)
+        kwargs["forced_bos_token_id"] = language_code(tok, target)
     if loaded.task == "causal":
         if stop is not None:
             kwargs["stopping_criteria"] = StoppingCriteriaList([stop])

@@ -4,12 +4,12 @@ outputs, sanitized (`translation.sanitize`) and inserted as they arrive."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from mt_assets.models import jsonl
 from mt_assets.translation.sanitize import sanitize
 
 _ROW_COLUMNS = """
@@ -87,14 +87,7 @@ def references_span_lines(conn: psycopg.Connection, config_id: int) -> bool:
 
 def write_input(rows: list[dict[str, Any]], path: Path) -> Path:
     """The job's input JSONL (without references: the translating process never sees them)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            public = {k: v for k, v in row.items() if k != "official_translate"}
-            fh.write(json.dumps(public, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
+    return jsonl.write_rows(({k: v for k, v in row.items() if k != "official_translate"} for row in rows), path)
 
 
 class TranslationWriter:
