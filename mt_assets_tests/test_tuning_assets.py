@@ -4,10 +4,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from sqlalchemy import create_engine
 
 from mt_assets.assets import tuning
+from mt_assets.db import urls
 from mt_assets.db.migrate import connect
 from mt_assets.resources import DatabaseResource
+from mt_assets.tuning import libraries, store
 
 DECODER = """\
 name: {name}
@@ -332,3 +335,80 @@ def test_invalid_row_inserted_with_sql_fails_naming_the_field(run):
     assert "llm.tuning_configs[name=bad-sql]: data.test_size: Input should be less than 1" in message
     assert "training_prompt_template: required for decoder LLM" not in message  # pydantic errors come first
     assert _split_rows(run.db_url, "bad-sql") == []
+
+
+def _refuse_library_check(*args, **kwargs):
+    raise AssertionError("libraries.problems ran")
+
+
+def test_a_registered_config_is_read_without_the_library_check_until_something_it_covers_changes(
+    run, monkeypatch
+):
+    """The library check imports transformers, peft and torch (~10 s a process): a config that
+    passed it when tuning_configs registered it is not checked again on read, while its content
+    and the installed libraries are those it was checked with."""
+    _add_edition(run.db_url, "quran-ar-en", "ar", 40)
+    _write_config(run.config_dir, "cfg-a")
+    run()
+    [(recorded,)] = _query(
+        run.db_url, "select libraries_checked from llm.tuning_configs where name = 'cfg-a'"
+    )
+    assert recorded == libraries.versions() and "transformers" in recorded and "peft" in recorded
+
+    engine = create_engine(urls.sqlalchemy(run.db_url))
+    monkeypatch.setattr(libraries, "problems", _refuse_library_check)
+    stored = store.read(engine, "cfg-a")
+    assert stored.config.name == "cfg-a" and stored.config_sha256 == stored.config.sha256
+    with connect(run.db_url) as conn:  # the translation steps read it on their psycopg connection
+        assert store.read(conn, "cfg-a") == stored
+    run("cfg-a")  # the asset reads it too, and splits it
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(libraries, "problems", lambda *args: calls.append(args) or [])
+    installed = libraries.versions()
+    for changed in ("transformers", "peft", "mt_assets.checks"):
+        monkeypatch.setattr(libraries, "versions", lambda changed=changed: {**installed, changed: "another"})
+        assert store.read(engine, "cfg-a").config == stored.config
+    assert len(calls) == 3  # another version of a checked library (or of the check): checked again
+
+    # An edit with SQL leaves config_sha256 (and the record) behind: the content is checked again.
+    monkeypatch.setattr(libraries, "versions", lambda: installed)
+    with connect(run.db_url, autocommit=True) as conn:
+        conn.execute(
+            "update llm.tuning_configs set llm_tuning_configs = jsonb_set(llm_tuning_configs, "
+            "'{training_args}', '{\"max_steps\": 5}') where name = 'cfg-a'"
+        )
+    assert store.read(engine, "cfg-a").config.llm_tuning_configs.training_args == {"max_steps": 5}
+    assert len(calls) == 4
+    engine.dispose()
+
+
+def test_a_row_inserted_or_edited_with_sql_with_a_bad_training_args_key_is_refused_on_read(run):
+    _add_edition(run.db_url, "quran-ar-en", "ar", 40)
+    _write_config(run.config_dir, "cfg-a")
+    run()
+    bad = '{"lora_config": {"r": 8, "target_modules": ["q_proj"]}, "training_args": {"learnig_rate": 0.001}}'
+    with connect(run.db_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into llm.tuning_configs (name, llm_model, tuning_methodology, training_prompt_template, data,"
+            " llm_tuning_configs) select 'sql-bad-key', llm_model, tuning_methodology, training_prompt_template,"
+            " data, %s from llm.tuning_configs where name = 'cfg-a'",
+            (bad,),
+        )
+        # the registered row, edited: its record and config_sha256 are those of the old content
+        conn.execute("update llm.tuning_configs set llm_tuning_configs = %s where name = 'cfg-a'", (bad,))
+    engine = create_engine(urls.sqlalchemy(run.db_url))
+    for name in ("sql-bad-key", "cfg-a"):
+        expected = (
+            f"llm.tuning_configs[name={name}]: llm_tuning_configs.training_args.learnig_rate: not a "
+            "TrainingArguments argument in the installed transformers "
+        )
+        with pytest.raises(store.InvalidStoredConfig, match="did you mean 'learning_rate'") as err:
+            store.read(engine, name)
+        assert expected in str(err.value)
+        run.instance.add_dynamic_partitions("tuning_configs", [name])
+        result = run(name, raise_on_error=False)
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        assert expected in failure.step_failure_data.error.message
+        assert _split_rows(run.db_url, name) == []
+    engine.dispose()

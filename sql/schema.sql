@@ -466,9 +466,16 @@ CREATE TABLE llm.tuning_configs (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     model_sha256 text,
     generation_sha256 text,
+    libraries_checked jsonb,
     CONSTRAINT tuning_configs_methodology_check CHECK ((tuning_methodology = ANY (ARRAY['lora'::text, 'qlora'::text, 'full'::text]))),
     CONSTRAINT tuning_configs_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9-]*$'::text))
 );
+
+--
+-- Name: COLUMN tuning_configs.libraries_checked; Type: COMMENT; Schema: llm; Owner: -
+--
+
+COMMENT ON COLUMN llm.tuning_configs.libraries_checked IS 'what the config passed the library check against (package versions); null: checked on every read';
 
 --
 -- Name: tuning_configs_id_seq; Type: SEQUENCE; Schema: llm; Owner: -

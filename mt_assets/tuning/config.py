@@ -139,6 +139,9 @@ class LoadedConfig:
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     path: Path | None = None  # absolute; None for a config read from the database
+    # What the config passed `libraries.problems` against (`libraries.versions()`); None when that
+    # check was skipped (`validate_mapping`) or the config is invalid.
+    libraries_checked: Mapping[str, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -224,8 +227,11 @@ def _pydantic_message(error: Mapping[str, Any]) -> str:
     return message
 
 
-def _semantic_problems(cfg: TuningConfig) -> tuple[list[tuple[tuple, str]], list[tuple[tuple, str]]]:
-    """Cross-field rules pydantic field types cannot express. Returns (errors, warnings)."""
+def _semantic_problems(
+    cfg: TuningConfig, check_libraries: bool = True
+) -> tuple[list[tuple[tuple, str]], list[tuple[tuple, str]]]:
+    """Cross-field rules pydantic field types cannot express, and (`check_libraries`) the settings
+    against the installed libraries. Returns (errors, warnings)."""
     errors: list[tuple[tuple, str]] = []
     warnings: list[tuple[tuple, str]] = []
     data, settings = cfg.data, cfg.llm_tuning_configs
@@ -300,16 +306,17 @@ def _semantic_problems(cfg: TuningConfig) -> tuple[list[tuple[tuple, str]], list
             )
         )
 
-    errors.extend(
-        libraries.problems(
-            settings.training_args,
-            settings.lora_config,
-            settings.generation,
-            OWN_GENERATION_KEYS,
-            info.kind,
-            data.validation_size > 0,
+    if check_libraries:
+        errors.extend(
+            libraries.problems(
+                settings.training_args,
+                settings.lora_config,
+                settings.generation,
+                OWN_GENERATION_KEYS,
+                info.kind,
+                data.validation_size > 0,
+            )
         )
-    )
     return errors, warnings
 
 
@@ -351,8 +358,19 @@ def _seq2seq_problems(cfg: TuningConfig, info: models.ModelInfo) -> list[tuple[t
     return problems
 
 
-def validate_mapping(raw: Any, source: str, lines: Mapping[tuple, int] | None = None) -> LoadedConfig:
-    """Validate an already parsed config (from a file or a database row)."""
+def validate_mapping(
+    raw: Any,
+    source: str,
+    lines: Mapping[tuple, int] | None = None,
+    *,
+    libraries_checked_sha256: str | None = None,
+) -> LoadedConfig:
+    """Validate an already parsed config (from a file or a database row).
+
+    `libraries_checked_sha256`: the config_sha256 of a config known to have passed the library
+    check against the installed versions (a stored row's record, `store.read`). A config with that
+    hash skips `libraries.problems`, the one check that imports transformers, peft and torch; every
+    other check runs. Any other config is checked in full."""
     lines = lines or {}
     if not isinstance(raw, dict):
         return LoadedConfig(source, None, (f"{source}: (top level): must be a mapping of config keys",))
@@ -361,12 +379,14 @@ def validate_mapping(raw: Any, source: str, lines: Mapping[tuple, int] | None = 
     except ValidationError as err:
         problems = tuple(_problem(source, e["loc"], _pydantic_message(e), lines) for e in err.errors())
         return LoadedConfig(source, None, problems)
-    errors, warnings = _semantic_problems(cfg)
+    check_libraries = libraries_checked_sha256 is None or cfg.sha256 != libraries_checked_sha256
+    errors, warnings = _semantic_problems(cfg, check_libraries)
     return LoadedConfig(
         source,
         None if errors else cfg,
         tuple(_problem(source, loc, msg, lines) for loc, msg in errors),
         tuple(_problem(source, loc, msg, lines) for loc, msg in warnings),
+        libraries_checked=libraries.versions() if check_libraries and not errors else None,
     )
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import hashlib
 import tempfile
 import typing
 from collections.abc import Mapping
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -40,6 +42,25 @@ _REPLACEMENT_HINTS = {
 }
 # LoraConfig keys the trainer sets from the model (`mt_assets.training.model.load_model`).
 _LORA_SET_BY_TRAINER = ("task_type",)
+
+
+# What `problems` checks a config against: TrainingArguments (transformers, which needs accelerate
+# and torch to construct), LoraConfig (peft), GenerationConfig (transformers), and the rules here and
+# in `arguments`. A stored config that passed against these (`versions()`) is not checked again
+# while they stay the same (`mt_assets.tuning.store`).
+CHECKED_PACKAGES = ("transformers", "peft", "accelerate", "torch")
+
+
+def versions() -> dict[str, str]:
+    """The installed versions of CHECKED_PACKAGES and a fingerprint of the check's own code. Cheap:
+    package metadata and two source files, no import of the packages."""
+    code = hashlib.sha256()
+    for module in (__file__, arguments.__file__):
+        code.update(Path(module).read_bytes())
+    return {
+        **{package: _version(package) for package in CHECKED_PACKAGES},
+        "mt_assets.checks": code.hexdigest()[:16],
+    }
 
 
 def problems(

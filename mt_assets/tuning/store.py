@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 from sqlalchemy import Engine, text
 
+from mt_assets.tuning import libraries
 from mt_assets.tuning.config import LoadedConfig, TuningConfig, validate_mapping
 
 Status = Literal["new", "changed", "updated", "unchanged"]
@@ -31,6 +32,7 @@ _COLUMNS = (
     "model_sha256",
     "generation_sha256",
     "source_file",
+    "libraries_checked",
 )
 
 _UPSERT = text(
@@ -38,7 +40,7 @@ _UPSERT = text(
     insert into llm.tuning_configs as t ({", ".join(_COLUMNS)}, name)
     values (:description, :llm_model, :tuning_methodology, :training_prompt_template,
             cast(:llm_tuning_configs as jsonb), cast(:data as jsonb), :config_sha256, :model_sha256,
-            :generation_sha256, :source_file, :name)
+            :generation_sha256, :source_file, cast(:libraries_checked as jsonb), :name)
     on conflict (name) do update
        set {", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)}, updated_at = now()
      where ({", ".join(f"t.{c}" for c in _COLUMNS)}) is distinct from ({", ".join(f"excluded.{c}" for c in _COLUMNS)})
@@ -58,8 +60,10 @@ class UpsertOutcome:
     model_changed: bool
 
 
-def _params(cfg: TuningConfig, source_file: str) -> dict[str, object]:
+def _params(item: LoadedConfig) -> dict[str, object]:
+    cfg = item.config
     dumped = cfg.model_dump(mode="json")
+    checked = item.libraries_checked
     return {
         "name": cfg.name,
         "description": cfg.description,
@@ -71,7 +75,9 @@ def _params(cfg: TuningConfig, source_file: str) -> dict[str, object]:
         "config_sha256": cfg.sha256,
         "model_sha256": cfg.model_sha256,
         "generation_sha256": cfg.generation_sha256,
-        "source_file": source_file,
+        "source_file": str(item.path or item.source),
+        # what it passed the library check against, so that reading it need not check again
+        "libraries_checked": json.dumps(dict(checked), sort_keys=True) if checked is not None else None,
     }
 
 
@@ -91,7 +97,7 @@ def upsert(engine: Engine, loaded: Iterable[LoadedConfig]) -> list[UpsertOutcome
         }
         for item in valid:
             cfg = item.config
-            written = conn.execute(_UPSERT, _params(cfg, str(item.path or item.source))).first() is not None
+            written = conn.execute(_UPSERT, _params(item)).first() is not None
             config_sha, model_sha = previous.get(cfg.name, (None, None))
             if cfg.name not in previous:
                 status: Status = "new"
@@ -152,7 +158,8 @@ class StoredConfig:
 # both kinds of connection.
 _READ = (
     "select id, name, description, llm_model, tuning_methodology, training_prompt_template, data,"
-    " llm_tuning_configs, config_sha256, model_sha256, generation_sha256, llm.split_sha256(id) as split_sha256"
+    " llm_tuning_configs, config_sha256, model_sha256, generation_sha256, libraries_checked,"
+    " llm.split_sha256(id) as split_sha256"
     " from llm.tuning_configs where name = %(name)s"
 )
 _CONFIG_KEYS = (
@@ -177,12 +184,24 @@ def _row(db: Engine | psycopg.Connection, name: str) -> Mapping[str, Any] | None
 def read(db: Engine | psycopg.Connection, name: str) -> StoredConfig | None:
     """The config named `name`, or None when there is no such row. The row is validated as a
     file is, so a row inserted with SQL gets the same checks; one that fails them raises
-    InvalidStoredConfig. `db` is an engine, or a psycopg connection (read in its transaction)."""
+    InvalidStoredConfig. `db` is an engine, or a psycopg connection (read in its transaction).
+
+    The library check (`libraries.problems`, which imports transformers, peft and torch) is not
+    redone for a row `upsert` recorded as passed against the installed versions (migration 0013),
+    as long as its config_sha256 matches its content; a row inserted with SQL, edited with SQL, or
+    recorded under other versions is checked in full."""
     row = _row(db, name)
     if row is None:
         return None
     raw = {k: row[k] for k in _CONFIG_KEYS if row[k] is not None}
-    loaded = validate_mapping(raw, f"llm.tuning_configs[name={name}]")
+    recorded = row["libraries_checked"]
+    loaded = validate_mapping(
+        raw,
+        f"llm.tuning_configs[name={name}]",
+        libraries_checked_sha256=row["config_sha256"]
+        if recorded is not None and recorded == libraries.versions()
+        else None,
+    )
     if not loaded.ok:
         raise InvalidStoredConfig(loaded.errors)
     cfg = loaded.config
