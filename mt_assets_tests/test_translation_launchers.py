@@ -21,11 +21,15 @@ from mt_assets.db.migrate import connect
 from mt_assets.event_lines import parse_event
 from mt_assets.launchers.base import TranslationFailed
 from mt_assets.launchers.local import LocalLauncher
+from mt_assets.launchers.ssh_translation import (
+    RemoteTranslationLayout,
+    run_remote_translation,
+    translation_job_id,
+)
 from mt_assets.models.artefacts import directory_sha256
 from mt_assets.remote.connection import Backoff
 from mt_assets.remote.process import RemoteProcess
 from mt_assets.remote.session import SSHSession
-from mt_assets.remote.translate import RemoteTranslationLayout, run_remote_translation, translation_job_id
 from mt_assets.resources import DatabaseResource
 from mt_assets.translation.generate import run_translation
 from mt_assets.translation.spec import TranslationJob

@@ -1,1 +1,2 @@
-"""Where training runs: one resource interface (base.py), one implementation per place."""
+"""Where training and translation run: one resource interface (base.py), one implementation per
+place (local.py, ssh.py), and the SSH drivers without Dagster (ssh_training.py, ssh_translation.py)."""

@@ -19,10 +19,10 @@ from pydantic import Field, SecretStr
 
 from mt_assets.event_lines import parse_event
 from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
+from mt_assets.launchers.ssh_training import run_remote_training
+from mt_assets.launchers.ssh_translation import run_remote_translation
 from mt_assets.remote.connection import ENV_FIELDS, SSHTarget
-from mt_assets.remote.job import run_remote_training
 from mt_assets.remote.session import SSHSession
-from mt_assets.remote.translate import run_remote_translation
 from mt_assets.settings import Settings
 from mt_assets.training.spec import TrainingJob
 from mt_assets.translation.spec import TranslationJob

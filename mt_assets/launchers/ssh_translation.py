@@ -3,7 +3,8 @@ directories) the model and adapter, run `python -m mt_assets.translation` detach
 event lines back as they are written. Every output row is a `translation` event, so nothing is
 downloaded at the end.
 
-Like `remote.job` for training, this is everything the `SSHLauncher` needs except Dagster.
+Like `launchers.ssh_training` for training, this is everything the `SSHLauncher` needs except Dagster;
+the transport it drives is `mt_assets.remote`.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from mt_assets.event_lines import parse_event
+from mt_assets.launchers.ssh_training import RemoteJobLayout, run_remote_training, training_argv
 from mt_assets.remote.connection import Backoff
-from mt_assets.remote.job import RemoteJobLayout, run_remote_training, training_argv
 from mt_assets.remote.process import RemoteProcess
 from mt_assets.remote.session import SSHSession
 from mt_assets_tests import tiny_models

@@ -2,7 +2,8 @@
 events, relaunch after the remote job died, cancel, verified download of the artefact.
 
 This is everything an `SSHLauncher` needs except Dagster: the launcher passes callbacks that forward
-lines to the run log / `llm.training_logs` and report cancellation, then registers the result.
+lines to the run log / `llm.training_logs` and report cancellation, then registers the result. The
+transport it drives is `mt_assets.remote`, which knows no training or translation job.
 """
 
 from __future__ import annotations
