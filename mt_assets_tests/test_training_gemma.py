@@ -29,7 +29,12 @@ def models_cache(tmp_path_factory) -> Path:
     return Path(configured) if configured else tmp_path_factory.mktemp("models")
 
 
-def test_gemma_from_pypi_gguf_trains_two_lora_steps_and_reloads(models_cache, tmp_path):
+def test_gemma_from_pypi_gguf_trains_two_lora_steps_and_reloads(models_cache, tmp_path, monkeypatch):
+    import gguf
+
+    parses = []
+    parse = gguf.GGUFReader.__init__
+    monkeypatch.setattr(gguf.GGUFReader, "__init__", lambda self, *a, **k: parses.append(a) or parse(self, *a, **k))
     spec = job(
         tmp_path,
         tmp_path,
@@ -48,6 +53,8 @@ def test_gemma_from_pypi_gguf_trains_two_lora_steps_and_reloads(models_cache, tm
     reporter = CollectingReporter()
     result = trainer.run(spec, reporter)
 
+    kept = os.environ.get("MT_TEST_MODELS_CACHE")  # converted in an earlier session: no parse
+    assert len(parses) in ((0, 1) if kept else (1,)), f"the GGUF is parsed once per conversion, not {len(parses)}"
     base_dir = Path(result["base_model_dir"])
     assert base_dir.parent == models_cache and len(base_dir.name) == 64  # keyed by the GGUF's sha256
     assert "quantization_config" not in json.loads((base_dir / "config.json").read_text())

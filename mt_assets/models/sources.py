@@ -23,8 +23,11 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from mt_assets.models.artefacts import sha256_file
 
@@ -154,6 +157,32 @@ def _from_package(package: str, cache_dir: Path) -> Path:
     return convert_gguf(gguf, cache_dir, sha256_file(gguf))
 
 
+@contextmanager
+def _one_gguf_parse() -> Iterator[None]:
+    """One `gguf.GGUFReader` per file while converting. transformers parses a GGUF's metadata
+    for the config, again for the weights and again for the tokenizer, and gguf-py reads a
+    vocabulary entry by entry in Python: Gemma 3's 262k tokens take ~30 s per parse on 2 cores,
+    three quarters of a conversion. transformers imports the class inside the function that
+    reads (`from gguf import GGUFReader`), so it sees this one for as long as it is set; the
+    reader is only read from."""
+    import gguf as gguf_py
+
+    original = gguf_py.GGUFReader
+    readers: dict[tuple[str, str], Any] = {}
+
+    def reader(path: Any, mode: str = "r") -> Any:
+        key = (os.fspath(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf_py.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf_py.GGUFReader = original
+
+
 def convert_gguf(gguf: Path, cache_dir: Path, sha256: str) -> Path:
     """Dequantise a GGUF once into a safetensors directory; later loads skip the GGUF parser.
 
@@ -168,7 +197,9 @@ def convert_gguf(gguf: Path, cache_dir: Path, sha256: str) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=cache_dir))
     try:
-        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        with _one_gguf_parse():
+            loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         config = loaded.config
         # The weights are dequantised on load; a kept quantization_config would make
         # later loads expect quantised tensors.
@@ -177,7 +208,7 @@ def convert_gguf(gguf: Path, cache_dir: Path, sha256: str) -> Path:
         model = AutoModelForCausalLM.from_config(config, dtype=loaded.dtype)
         model.load_state_dict(loaded.state_dict())
         model.save_pretrained(tmp)
-        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the cache from other users of MT_HOME
         try:
             tmp.rename(target)
