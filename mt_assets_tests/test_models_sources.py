@@ -45,6 +45,8 @@ def test_hub_id_offline_says_so_and_how_to_use_a_local_copy(tmp_path, monkeypatc
 def test_hub_id_unreachable_is_reported_before_any_work(tmp_path, monkeypatch):
     # a hub that refuses connections stands in for "no network", whatever this machine has
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # the hub client reads HF_HUB_OFFLINE once, when first imported: maybe during the test above
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setattr("huggingface_hub.hf_api.api.endpoint", "http://127.0.0.1:9")
     with pytest.raises(ModelSourceError, match="could not be reached") as err:
