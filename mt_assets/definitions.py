@@ -9,7 +9,7 @@ from mt_assets.assets.translation import TRANSLATION_ASSETS
 from mt_assets.assets.tuning import TUNING_ASSETS, TUNING_CHECKS, TUNING_SENSORS
 from mt_assets.automation import AUTOMATION_JOBS, AUTOMATION_SCHEDULES, AUTOMATION_SENSORS
 from mt_assets.jobs import JOBS
-from mt_assets.launchers.base import TrainingLauncher
+from mt_assets.launchers.base import Launcher
 from mt_assets.launchers.local import LocalLauncher
 from mt_assets.launchers.ssh import SSHLauncher
 from mt_assets.resources import DatabaseResource
@@ -21,7 +21,7 @@ def _database() -> DatabaseResource:
     return DatabaseResource()
 
 
-def _launcher() -> TrainingLauncher:
+def _launcher() -> Launcher:
     """MT_LAUNCHER=local (default) trains here; MT_LAUNCHER=ssh on the MT_SSH_* host."""
     kind = os.environ.get("MT_LAUNCHER", "local")
     if kind == "local":

@@ -11,12 +11,12 @@ on imports. The subprocess transport itself is tested with LocalLauncher elsewhe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import dagster as dg
 
-from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
-from mt_assets.training.spec import TrainingJob
+from mt_assets.launchers.base import Event, Launcher, TrainingFailed, TranslationFailed
+from mt_assets.training.errors import REPORTED_ERRORS
+from mt_assets.training.spec import TrainingJob, TrainingResult
 from mt_assets.translation.spec import TranslationJob
 
 
@@ -25,16 +25,15 @@ class _Forward:
         self.emit = on_event
 
 
-class InProcessLauncher(TrainingLauncher):
-    def launch(
+class InProcessLauncher(Launcher):
+    def train(
         self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
-    ) -> dict[str, Any]:
+    ) -> TrainingResult:
         from mt_assets.training import trainer
-        from mt_assets.training.checkpoints import CheckpointError
 
         try:  # the errors `python -m mt_assets.training` reports (exit status 2)
             return trainer.run(job, _Forward(on_event))
-        except (trainer.TrainingError, CheckpointError, ValueError) as exc:
+        except REPORTED_ERRORS as exc:
             raise TrainingFailed(f"training job {job.job_id} failed: {exc}") from exc
 
     def translate(

@@ -73,10 +73,10 @@ def test_tiny_model_trains_over_ssh_survives_its_host_dying_and_the_artefact_is_
                                   env={"HF_TOKEN": secret}, on_line=on_line, python=PY, poll_interval=0.1)
     assert killed, "the job finished before a checkpoint event was seen"
     assert outcome.status.succeeded and not outcome.cancelled and outcome.relaunches == 1
-    assert outcome.result["resumed_from"] is not None and outcome.result["global_step"] == 10
+    assert outcome.result.resumed_from is not None and outcome.result.global_step == 10
     kinds = [e["event"] for e in map(parse_event, lines) if e]
     assert kinds.count("start") == 2 and kinds[-1] == "done" and kinds.count("log") >= 10
-    final = Path(outcome.result["artefact_dir"])
+    final = Path(outcome.result.artefact_dir)
     assert final == tmp_path / "local" / "final" and any(final.iterdir())
     assert "result.json" in outcome.manifest
     assert not any(rel.startswith("checkpoint-") for rel in outcome.manifest)  # checkpoints stay remote

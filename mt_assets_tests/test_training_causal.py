@@ -38,8 +38,8 @@ def test_labels_mask_the_prompt_and_padding_in_a_real_batch(llama_dir, tmp_path)
 def test_full_fine_tuning_trains_every_parameter_and_saves_a_model(llama_dir, tmp_path):
     reporter = CollectingReporter()
     result = trainer.run(job(tmp_path, llama_dir, "full"), reporter)
-    assert result["trainable_params"] == result["total_params"]
-    assert result["global_step"] == 4
+    assert result.trainable_params == result.total_params
+    assert result.global_step == 4
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "final")
     base = AutoModelForCausalLM.from_pretrained(llama_dir)
     changed = [name for name, p in model.state_dict().items() if not torch.equal(p, base.state_dict()[name])]

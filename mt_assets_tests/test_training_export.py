@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
         "per_device_train_batch_size": 4,
     }
     result = trainer.run(job(tmp, base, training_args=args, validation_file=None), CollectingReporter())
-    return base, tmp / "out" / "final", result["artefact_sha256"]
+    return base, tmp / "out" / "final", result.artefact_sha256
 
 
 def _logits(model, tok):

@@ -55,14 +55,14 @@ def test_gemma_from_pypi_gguf_trains_two_lora_steps_and_reloads(models_cache, tm
 
     kept = os.environ.get("MT_TEST_MODELS_CACHE")  # converted in an earlier session: no parse
     assert len(parses) in ((0, 1) if kept else (1,)), f"the GGUF is parsed once per conversion, not {len(parses)}"
-    base_dir = Path(result["base_model_dir"])
+    base_dir = Path(result.base_model_dir)
     assert base_dir.parent == models_cache and len(base_dir.name) == 64  # keyed by the GGUF's sha256
     assert "quantization_config" not in json.loads((base_dir / "config.json").read_text())
     assert sources.resolve(SOURCE, models_cache) == base_dir  # cached: no second conversion
     assert [e["step"] for e in reporter.of("log") if e["loss"] is not None] == [1, 2]
-    assert result["global_step"] == 2 and 0 < result["trainable_params"] < result["total_params"]
+    assert result.global_step == 2 and 0 < result.trainable_params < result.total_params
 
-    final = Path(result["artefact_dir"])
+    final = Path(result.artefact_dir)
     tok = AutoTokenizer.from_pretrained(final)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), final).eval()
     inputs = tok(["Translate Arabic to English.\nArabic: الله\nEnglish:"], return_tensors="pt")

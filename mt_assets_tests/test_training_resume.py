@@ -69,7 +69,7 @@ def test_killed_run_resumes_from_its_newest_complete_checkpoint(m2m_dir, tmp_pat
     assert reporter.of("start")[0]["resume_from"] == str(resumed_at)
     steps = [e["step"] for e in reporter.of("log") if e["loss"] is not None]
     assert steps == list(range(step + 1, 13))
-    assert result["global_step"] == 12 and result["resumed_from"] == str(resumed_at)
+    assert result.global_step == 12 and result.resumed_from == str(resumed_at)
 
 
 def test_incomplete_newest_checkpoint_is_skipped(tmp_path):
@@ -152,14 +152,14 @@ def test_died_after_its_last_checkpoint_takes_no_extra_step(m2m_dir, tmp_path, m
     extra = {"source_language_code": "arb_Arab", "target_language_code": "eng_Latn"} if model == "m2m100" else {}
     args = {"max_steps": 4, "save_steps": 1, "logging_steps": 1, "per_device_train_batch_size": 4, "seed": 1}
     tiny = job(tmp_path, model_dir, training_args=args, **extra)
-    assert trainer.run(tiny, CollectingReporter())["global_step"] == 4
+    assert trainer.run(tiny, CollectingReporter()).global_step == 4
     out = tiny.output_dir
     shutil.rmtree(out / trainer.FINAL_DIR)  # as if the job died right after checkpoint-4
     (out / trainer.RESULT_FILE).unlink()
 
     result = trainer.run(tiny, CollectingReporter())
-    assert result["resumed_from"] == str(out / "checkpoint-4")
-    assert result["global_step"] == 4
+    assert result.resumed_from == str(out / "checkpoint-4")
+    assert result.global_step == 4
     final = load_file(out / trainer.FINAL_DIR / "adapter_model.safetensors")
     last = load_file(out / "checkpoint-4" / "adapter_model.safetensors")
     assert final.keys() == last.keys() and all(final[k].equal(last[k]) for k in final)

@@ -41,10 +41,10 @@ def test_lora_training_saves_adapter_with_forced_bos_and_reloads(m2m_dir, tmp_pa
     assert all(e["tokens_per_second"] > 0 for e in logs if e["loss"] is not None)
     final = tmp_path / "out" / "final"
     assert (final / "adapter_model.safetensors").is_file()
-    assert 0 < result["trainable_params"] < result["total_params"]
+    assert 0 < result.trainable_params < result.total_params
     assert (
         json.loads((tmp_path / "out" / "result.json").read_text())["artefact_sha256"]
-        == result["artefact_sha256"]
+        == result.artefact_sha256
     )
 
     tok = AutoTokenizer.from_pretrained(final)

@@ -5,7 +5,7 @@ import warnings
 import dagster as dg
 
 from mt_assets.db.migrate import connect
-from mt_assets.launchers.base import TrainingLauncher
+from mt_assets.launchers.base import Launcher
 from mt_assets.models import sources
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
@@ -25,7 +25,7 @@ from mt_assets.translation.errors import TranslationError
     "every log step lands in llm.training_logs as it happens.",
 )
 def fine_tuned_model(
-    context: dg.AssetExecutionContext, database: DatabaseResource, launcher: TrainingLauncher
+    context: dg.AssetExecutionContext, database: DatabaseResource, launcher: Launcher
 ) -> dg.MaterializeResult:
     engine = database.engine
     settings = Settings.from_env()
@@ -63,21 +63,21 @@ def fine_tuned_model(
             curve.append(event)
 
     try:
-        result = launcher.launch(context, job, on_event)
+        result = launcher.train(context, job, on_event)
     except BaseException as exc:  # a cancelled run is a failed one too, never left 'running'
         registry.fail(engine, model_id, str(exc) or type(exc).__name__)
         raise
     registry.succeed(engine, model_id, result)
-    metrics = result["metrics"]
+    metrics = result.metrics
     metadata = {
         "fine_tuned_model_id": model_id,
-        "artefact_dir": dg.MetadataValue.path(result["artefact_dir"]),
-        "artefact_sha256": result["artefact_sha256"],
+        "artefact_dir": dg.MetadataValue.path(result.artefact_dir),
+        "artefact_sha256": result.artefact_sha256,
         "split_sha256": export.split_sha256,
-        "trainable_params": result["trainable_params"],
-        "total_params": result["total_params"],
-        "global_step": result["global_step"],
-        "resumed_from": result["resumed_from"],
+        "trainable_params": result.trainable_params,
+        "total_params": result.total_params,
+        "global_step": result.global_step,
+        "resumed_from": result.resumed_from,
         "train_rows": counts["train"],
         "validation_rows": counts["validation"],
         "tokens_per_second": metrics.get("tokens_per_second"),

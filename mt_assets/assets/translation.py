@@ -5,7 +5,7 @@ import dagster as dg
 
 from mt_assets.assets import markdown
 from mt_assets.db.migrate import connect
-from mt_assets.launchers.base import TrainingLauncher
+from mt_assets.launchers.base import Launcher
 from mt_assets.models.sources import ModelSourceError
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
@@ -36,7 +36,7 @@ def translations(
     context: dg.AssetExecutionContext,
     config: TranslationsConfig,
     database: DatabaseResource,
-    launcher: TrainingLauncher,
+    launcher: Launcher,
 ) -> dg.MaterializeResult:
     settings = Settings.from_env()
     with connect(database.connection_url, autocommit=True) as conn:

@@ -1,9 +1,10 @@
 """The launcher interface: run a job somewhere (this machine, a GPU host over SSH, ...) and
 stream its events back as they happen.
 
-- `launch` trains: it runs `python -m mt_assets.training JOB.json`, calls `on_event` for each
-  event as it arrives, and returns the job's `result.json` with `artefact_dir` pointing at a
-  local copy of the trained artefact.
+- `train` trains: it runs `python -m mt_assets.training JOB.json`, calls `on_event` for each
+  event as it arrives, and returns the job's `TrainingResult` (its RESULT_FILE) with
+  `artefact_dir` pointing at a local copy of the trained artefact. It raises `TrainingFailed`
+  (saying why) when the job ended without a result.
 - `translate` translates: it runs `python -m mt_assets.translation JOB.json` and calls
   `on_event` for each event (`start`, `translation`, `progress`, `done`) as it arrives; every
   output row is a `translation` event, so nothing is downloaded at the end. It returns when the
@@ -22,7 +23,7 @@ from typing import Any
 
 import dagster as dg
 
-from mt_assets.training.spec import TrainingJob
+from mt_assets.training.spec import TrainingJob, TrainingResult
 from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.spec import TranslationJob
 
@@ -37,11 +38,11 @@ class TranslationFailed(TranslationError):
     """The translation process did not finish; the message says why (its `error` event or stderr)."""
 
 
-class TrainingLauncher(dg.ConfigurableResource, ABC):
+class Launcher(dg.ConfigurableResource, ABC):
     @abstractmethod
-    def launch(
+    def train(
         self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
-    ) -> dict[str, Any]: ...
+    ) -> TrainingResult: ...
 
     @abstractmethod
     def translate(

@@ -9,7 +9,6 @@ group and is stopped (SIGTERM, then SIGKILL) when the caller is interrupted or f
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,25 +16,24 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
 from mt_assets.event_lines import parse_event
-from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
-from mt_assets.training.spec import JOB_FILE, RESULT_FILE, TrainingJob
+from mt_assets.launchers.base import Event, Launcher, TrainingFailed, TranslationFailed
+from mt_assets.training.spec import JOB_FILE, RESULT_FILE, TrainingJob, TrainingResult
 from mt_assets.translation.spec import TranslationJob
 
 _STDERR_TAIL = 20
 
 
-class LocalLauncher(TrainingLauncher):
+class LocalLauncher(Launcher):
     python: str | None = None  # interpreter for the training process; default: this one
     poll_seconds: float = 0.5
 
-    def launch(
+    def train(
         self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
-    ) -> dict[str, Any]:
+    ) -> TrainingResult:
         job_file = job.write(job.train_file.parent / JOB_FILE)
         log_file = job.train_file.parent / "train.log"
         command = [self.python or sys.executable, "-m", "mt_assets.training", str(job_file)]
@@ -77,7 +75,7 @@ class LocalLauncher(TrainingLauncher):
                 errors[-1] if errors else f"exit status {process.returncode}; last lines:\n{_tail(log_file)}"
             )
             raise TrainingFailed(f"training job {job.job_id} failed: {reason} (log: {log_file})")
-        return json.loads((job.output_dir / RESULT_FILE).read_text())
+        return TrainingResult.read(job.output_dir / RESULT_FILE)
 
     def translate(
         self, context: dg.AssetExecutionContext, job: TranslationJob, on_event: Callable[[Event], None]

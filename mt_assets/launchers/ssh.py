@@ -18,20 +18,20 @@ import dagster as dg
 from pydantic import Field, SecretStr
 
 from mt_assets.event_lines import parse_event
-from mt_assets.launchers.base import Event, TrainingFailed, TrainingLauncher, TranslationFailed
+from mt_assets.launchers.base import Event, Launcher, TrainingFailed, TranslationFailed
 from mt_assets.launchers.ssh_training import run_remote_training
 from mt_assets.launchers.ssh_translation import run_remote_translation
 from mt_assets.remote.connection import ENV_FIELDS, SSHTarget
 from mt_assets.remote.session import SSHSession
 from mt_assets.settings import Settings
-from mt_assets.training.spec import TrainingJob
+from mt_assets.training.spec import TrainingJob, TrainingResult
 from mt_assets.translation.spec import TranslationJob
 
 _SECRET_FIELDS = ("private_key", "key_passphrase", "password")
 _PLAIN_VALUES = {"port": int, "insecure_accept_unknown_host_key": lambda v: v.lower() in ("1", "true", "yes")}
 
 
-class SSHLauncher(TrainingLauncher):
+class SSHLauncher(Launcher):
     host: str
     user: str
     port: int = 22
@@ -113,9 +113,9 @@ class SSHLauncher(TrainingLauncher):
     def _forwarded_env(self) -> dict[str, SecretStr]:
         return {name: SecretStr(os.environ[name]) for name in self.forward_env if os.environ.get(name)}
 
-    def launch(
+    def train(
         self, context: dg.AssetExecutionContext, job: TrainingJob, on_event: Callable[[Event], None]
-    ) -> dict[str, Any]:
+    ) -> TrainingResult:
         on_line, errors = self._forwarder(context, on_event)
         with self._session(context) as session:
             outcome = run_remote_training(

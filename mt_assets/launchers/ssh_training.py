@@ -8,13 +8,12 @@ transport it drives is `mt_assets.remote`, which knows no training or translatio
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import SecretStr
 
@@ -32,6 +31,7 @@ from mt_assets.training.spec import (
     TRAIN_FILE,
     VALIDATION_FILE,
     TrainingJob,
+    TrainingResult,
 )
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class RemoteTrainingResult:
     cancelled: bool
     relaunches: int
     reconnects: int
-    result: dict[str, Any] | None  # result.json with artefact_dir pointing at the local copy
+    result: TrainingResult | None  # with artefact_dir pointing at the local copy
     local_output: Path | None
     manifest: dict[str, str]  # downloaded files, relative to local_output, with their verified sha256
     stderr_tail: str  # the end of the remote stderr, for the error message when status is not success
@@ -173,14 +173,14 @@ def run_remote_training(
                                 _local_result(local_output_dir), local_output_dir, manifest, "")
 
 
-def _local_result(local_output_dir: Path) -> dict[str, Any]:
+def _local_result(local_output_dir: Path) -> TrainingResult:
     result_path = local_output_dir / RESULT_FILE
     if not result_path.is_file():
         raise RemoteTrainingError(f"the remote job exited 0 but wrote no {RESULT_FILE}")
-    result = json.loads(result_path.read_text())
+    result = TrainingResult.read(result_path)
     final = local_output_dir / FINAL_DIR
     _, digest = directory_sha256(final)
-    if digest != result["artefact_sha256"]:
+    if digest != result.artefact_sha256:
         raise ChecksumError(f"artefact {final} has sha256 {digest}, the remote trainer reported "
-                            f"{result['artefact_sha256']}")
-    return {**result, "artefact_dir": str(final)}
+                            f"{result.artefact_sha256}")
+    return dataclasses.replace(result, artefact_dir=str(final))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from mt_assets.training.errors import REPORTED_ERRORS
 from mt_assets.training.events import open_reporter
 from mt_assets.training.spec import TrainingJob
 
@@ -27,23 +28,23 @@ def main(argv: list[str] | None = None) -> int:
             job = TrainingJob.read(args.job)
         except (OSError, ValueError, ValidationError) as exc:
             return _fail(reporter, f"{args.job}: {exc}")
-        # imported here so a bad job file fails fast, before torch loads
-        from mt_assets.training import trainer
-        from mt_assets.training.checkpoints import CheckpointError
+        from mt_assets.training import (
+            trainer,  # imported here so a bad job file fails fast, before torch loads
+        )
 
         try:
             result = trainer.run(job, reporter)
-        except (trainer.TrainingError, CheckpointError, ValueError) as exc:
+        except REPORTED_ERRORS as exc:
             return _fail(reporter, str(exc))
         reporter.emit(
             {
                 "event": "done",
-                "job_id": result["job_id"],
-                "global_step": result["global_step"],
-                "artefact_dir": result["artefact_dir"],
-                "artefact_sha256": result["artefact_sha256"],
-                "metrics": result["metrics"],
-                "trainable_params": result["trainable_params"],
+                "job_id": result.job_id,
+                "global_step": result.global_step,
+                "artefact_dir": result.artefact_dir,
+                "artefact_sha256": result.artefact_sha256,
+                "metrics": result.metrics,
+                "trainable_params": result.trainable_params,
             }
         )
     return 0

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import IO
 
+from mt_assets.training.errors import CheckpointError
 from mt_assets.training.spec import JOB_FILE, TrainingJob
 
 MARKER = JOB_FILE  # the job's copy in output_dir: checkpoints beside it are this job's
@@ -25,10 +26,6 @@ _WEIGHTS = (
     "model.safetensors.index.json",
     "pytorch_model.bin",
 )
-
-
-class CheckpointError(RuntimeError):
-    pass
 
 
 def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:

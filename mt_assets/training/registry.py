@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 from mt_assets.models.artefacts import directory_sha256
 from mt_assets.settings import Settings
-from mt_assets.training.spec import TRAIN_FILE, VALIDATION_FILE, TrainingJob
+from mt_assets.training.spec import TRAIN_FILE, VALIDATION_FILE, TrainingJob, TrainingResult
 from mt_assets.tuning import store
 from mt_assets.tuning.store import StoredConfig
 
@@ -233,7 +233,7 @@ def log_event(engine: Engine, model_id: int, event: dict[str, Any]) -> None:
         )
 
 
-def succeed(engine: Engine, model_id: int, result: dict[str, Any]) -> None:
+def succeed(engine: Engine, model_id: int, result: TrainingResult) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -245,20 +245,20 @@ def succeed(engine: Engine, model_id: int, result: dict[str, Any]) -> None:
             ),
             {
                 "id": model_id,
-                "path": result["artefact_dir"],
-                "sha": result["artefact_sha256"],
+                "path": result.artefact_dir,
+                "sha": result.artefact_sha256,
                 "metrics": _json(
                     {
-                        **result["metrics"],
-                        "job_id": result["job_id"],
-                        "trainable_params": result["trainable_params"],
-                        "total_params": result["total_params"],
-                        "global_step": result["global_step"],
-                        "resumed_from": result["resumed_from"],
+                        **result.metrics,
+                        "job_id": result.job_id,
+                        "trainable_params": result.trainable_params,
+                        "total_params": result.total_params,
+                        "global_step": result.global_step,
+                        "resumed_from": result.resumed_from,
                     }
                 ),
-                "versions": _json(result["library_versions"]),
-                "environment": _json(result["environment"]),
+                "versions": _json(result.library_versions),
+                "environment": _json(result.environment),
             },
         )
 

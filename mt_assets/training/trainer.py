@@ -5,7 +5,6 @@ dynamic padding and length-grouped batches, checkpoint and resume, save the arte
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, fields
@@ -30,14 +29,11 @@ from mt_assets.models.kind import Kind, model_kind
 from mt_assets.models.loading import load_tokenizer
 from mt_assets.training import arguments, checkpoints, data, environment, finite, target_loss
 from mt_assets.training import model as modeling
+from mt_assets.training.errors import TrainingError
 from mt_assets.training.events import EventCallback, Reporter, TokenCounter
-from mt_assets.training.spec import FINAL_DIR, RESULT_FILE, TrainingJob
+from mt_assets.training.spec import FINAL_DIR, RESULT_FILE, TrainingJob, TrainingResult
 
 TRAINING_INFO = "mt_training.json"
-
-
-class TrainingError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -242,14 +238,14 @@ def _is_oom(exc: BaseException) -> bool:
     )
 
 
-def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
+def run(job: TrainingJob, reporter: Reporter) -> TrainingResult:
     """Train, save `final/` and `result.json`; resumes from the newest complete checkpoint."""
     modeling.require_cuda_for_qlora(job.methodology)
     with checkpoints.claim(job.output_dir, job):
         return _train(job, reporter)
 
 
-def _train(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
+def _train(job: TrainingJob, reporter: Reporter) -> TrainingResult:
     started = time.perf_counter()
     resume_from = checkpoints.resume_point(job.output_dir) if job.resume == "auto" else None
     prepared = prepare(job, reporter)
@@ -292,32 +288,30 @@ def _train(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
     final = save_final(prepared, job.output_dir / FINAL_DIR)
     runtime = train_metrics.get("train_runtime") or 0.0
     files, artefact_sha = directory_sha256(final)
-    result = {
-        "job_id": job.job_id,
-        "task": prepared.task,
-        "methodology": job.methodology,
-        "model_source": job.model_source,
-        "base_model_dir": str(prepared.model_dir),
-        "artefact_dir": str(final),
-        "artefact_sha256": artefact_sha,
-        "files": files,
-        "trainable_params": trainable,
-        "total_params": total,
-        "global_step": trainer.state.global_step,
-        "resumed_from": str(resume_from) if resume_from else None,
-        "metrics": {
+    result = TrainingResult(
+        job_id=job.job_id,
+        task=prepared.task,
+        methodology=job.methodology,
+        model_source=job.model_source,
+        base_model_dir=str(prepared.model_dir),
+        artefact_dir=str(final),
+        artefact_sha256=artefact_sha,
+        files=files,
+        trainable_params=trainable,
+        total_params=total,
+        global_step=trainer.state.global_step,
+        resumed_from=str(resume_from) if resume_from else None,
+        metrics={
             **{k: v for k, v in train_metrics.items() if isinstance(v, int | float)},
             **{k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
             "train_tokens": tokens.total,
             "tokens_per_second": tokens.total / runtime if runtime else None,
         },
-        "library_versions": environment.library_versions(),
-        "environment": environment.describe(seed_of(job), job.training_args.get("data_seed")),
-        "duration_seconds": time.perf_counter() - started,
-    }
-    tmp = job.output_dir / (RESULT_FILE + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, job.output_dir / RESULT_FILE)
+        library_versions=environment.library_versions(),
+        environment=environment.describe(seed_of(job), job.training_args.get("data_seed")),
+        duration_seconds=time.perf_counter() - started,
+    )
+    result.write(job.output_dir / RESULT_FILE)
     return result
 
 

@@ -31,7 +31,7 @@ from mt_assets.translation.spec import DEFAULT_BATCH_SIZE, TranslationJob
 
 Log = Callable[[str], None]
 Emit = Callable[[dict[str, Any]], None]
-# Translates one job, calling emit for each event as it arrives (launchers.base.TrainingLauncher.translate);
+# Translates one job, calling emit for each event as it arrives (launchers.base.Launcher.translate);
 # raises when the job fails, after emitting what it translated.
 RunTranslation = Callable[[TranslationJob, Emit], None]
 # Progress lines at most this often, so a long run's log stays readable.
