@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.ingest.load import EditionLoad, load_files
 from mt_assets.ingest.manifest import discover
 

@@ -17,7 +17,7 @@ import pytest
 from mt_assets import automation
 from mt_assets.assets import tuning
 from mt_assets.db import urls
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.definitions import defs
 from mt_assets.jobs import EXPERIMENT_ASSETS
 from mt_assets.resources import DatabaseResource

@@ -14,7 +14,7 @@ from mt_assets.assets.training import fine_tuned_model
 from mt_assets.assets.translation import translations
 from mt_assets.assets.tuning import tuning_configs, tuning_dataset_distribution
 from mt_assets.cli import main as cli
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.launchers.local import LocalLauncher
 from mt_assets.resources import DatabaseResource
 from mt_assets.translation.methods import ensure_config_execution

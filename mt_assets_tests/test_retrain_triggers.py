@@ -13,7 +13,7 @@ from mt_assets.assets.evaluation import evaluation, leaderboard
 from mt_assets.assets.training import fine_tuned_model, model_bound_to_split
 from mt_assets.assets.translation import translations
 from mt_assets.assets.tuning import tuning_configs, tuning_dataset_distribution
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.launchers.local import LocalLauncher
 from mt_assets.resources import DatabaseResource
 from mt_assets_tests.tiny_models import rows, tiny_m2m100

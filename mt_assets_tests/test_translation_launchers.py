@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from mt_assets.assets.translation import translations
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.event_lines import parse_event
 from mt_assets.launchers.base import TranslationFailed
 from mt_assets.launchers.local import LocalLauncher

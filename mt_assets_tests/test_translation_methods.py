@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.settings import Settings
 from mt_assets.translation import store
 from mt_assets.translation.errors import TranslationError

@@ -10,7 +10,7 @@ import pytest
 
 from mt_assets.assets.translation import translations
 from mt_assets.assets.tuning import tuning_configs, tuning_dataset_distribution
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.launchers.local import LocalLauncher
 from mt_assets.resources import DatabaseResource
 from mt_assets.translation.methods import BASE, ensure_config_execution

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 
+from mt_assets.db.connection import connect
 from mt_assets.db.errors import DatabaseError
 from mt_assets.db.files import project_file
 
@@ -58,19 +59,6 @@ def discover(sql_dir: Path | None = None) -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise DatabaseError(f"{directory}: two migration files share a version number")
     return found
-
-
-def connect(url: str, **kwargs) -> psycopg.Connection:
-    from mt_assets.db.urls import libpq, redact
-
-    try:
-        return psycopg.connect(libpq(url), **kwargs)
-    except psycopg.OperationalError as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise DatabaseError(
-            f"cannot connect to PostgreSQL at {redact(url)}: {reason}. "
-            "Start the embedded server with `mt-assets db start`, or check MT_DATABASE_URL"
-        ) from None
 
 
 def migrate(url: str, sql_dir: Path | None = None) -> list[Migration]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows
 from mt_assets.evaluation.store import load_leaderboard
