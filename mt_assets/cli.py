@@ -106,19 +106,17 @@ def cmd_sample_data(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
-    from mt_assets.db.connection import make_engine
+    from mt_assets.db.connection import connect
     from mt_assets.training.export import ExportError, latest_adapter, merge, verify
 
-    engine = make_engine(ready_database_url(settings))
     try:
-        model_id, adapter, sha256 = latest_adapter(engine, args.config)
+        with connect(ready_database_url(settings)) as conn:
+            model_id, adapter, sha256 = latest_adapter(conn, args.config)
         verify(adapter, sha256)
         out = merge(adapter, args.out or settings.home / "exports" / args.config / str(model_id))
     except ExportError as err:
         print(f"mt-assets: error: {err}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
     print(out)
     return 0
 

@@ -3,8 +3,8 @@
 import warnings
 
 import dagster as dg
+import psycopg
 
-from mt_assets.db.migrate import connect
 from mt_assets.launchers.base import Launcher
 from mt_assets.models import sources
 from mt_assets.partitions import tuning_config_partitions
@@ -27,13 +27,21 @@ from mt_assets.translation.errors import TranslationError
 def fine_tuned_model(
     context: dg.AssetExecutionContext, database: DatabaseResource, launcher: Launcher
 ) -> dg.MaterializeResult:
-    engine = database.engine
+    # One connection for the run; each registry step commits on its own, so the running row and
+    # every log line are visible while the model trains.
+    with database.connect(autocommit=True) as conn:
+        return _train(context, conn, launcher)
+
+
+def _train(
+    context: dg.AssetExecutionContext, conn: psycopg.Connection, launcher: Launcher
+) -> dg.MaterializeResult:
     settings = Settings.from_env()
-    config = registry.load_config(engine, context.partition_key)
+    config = registry.load_config(conn, context.partition_key)
     sources.check(config.llm_model)  # a missing model fails here, before any export
-    job, export = registry.prepare_job(engine, config, settings)
+    job, export = registry.prepare_job(conn, config, settings)
     counts = export.counts
-    previous = registry.succeeded(engine, config, job.job_id, export.split_sha256)
+    previous = registry.succeeded(conn, config, job.job_id, export.split_sha256)
     if previous is not None:
         context.log.info(
             f"job {job.job_id} already trained on this split with these model settings "
@@ -48,7 +56,7 @@ def fine_tuned_model(
                 "reused": True,
             }
         )
-    model_id = registry.start(engine, config, context.run_id, export.split_sha256)
+    model_id = registry.start(conn, config, context.run_id, export.split_sha256)
     curve: list[dict] = []
     progress = TrainingProgress(total_steps(job.training_args, counts["train"]))
 
@@ -59,15 +67,15 @@ def fine_tuned_model(
         if event["event"] == "warning":  # the training host adapted a setting it cannot honour
             context.log.warning(f"training: {event['message']}")
         if event["event"] == "log":
-            registry.log_event(engine, model_id, event)
+            registry.log_event(conn, model_id, event)
             curve.append(event)
 
     try:
         result = launcher.train(context, job, on_event)
     except BaseException as exc:  # a cancelled run is a failed one too, never left 'running'
-        registry.fail(engine, model_id, str(exc) or type(exc).__name__)
+        registry.fail(conn, model_id, str(exc) or type(exc).__name__)
         raise
-    registry.succeed(engine, model_id, result)
+    registry.succeed(conn, model_id, result)
     metrics = result.metrics
     metadata = {
         "fine_tuned_model_id": model_id,
@@ -103,7 +111,7 @@ def _model_bound_to_split(
     context: dg.AssetCheckExecutionContext, database: DatabaseResource
 ) -> dg.AssetCheckResult:
     """The model `translations` would use: the same lookup and the same refusal."""
-    with connect(database.connection_url) as conn:
+    with database.connect() as conn:
         try:
             config = methods.load_config(conn, context.partition_key)
         except TranslationError as err:

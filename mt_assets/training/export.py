@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import psycopg
 from peft import PeftModel
-from sqlalchemy import Engine, text
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -24,17 +24,14 @@ class ExportError(ValueError):
     pass
 
 
-def latest_adapter(engine: Engine, config_name: str) -> tuple[int, Path, str]:
+def latest_adapter(conn: psycopg.Connection, config_name: str) -> tuple[int, Path, str]:
     """(fine_tuned_model id, artefact dir, artefact sha256) of the config's newest succeeded model."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "select m.id, m.pretrained_model_dir_path, m.artefact_sha256 from llm.fine_tuned_models m "
-                "join llm.tuning_configs c on c.id = m.tuning_config_id "
-                "where c.name = :name and m.status = 'succeeded' order by m.id desc limit 1"
-            ),
-            {"name": config_name},
-        ).one_or_none()
+    row = conn.execute(
+        "select m.id, m.pretrained_model_dir_path, m.artefact_sha256 from llm.fine_tuned_models m "
+        "join llm.tuning_configs c on c.id = m.tuning_config_id "
+        "where c.name = %s and m.status = 'succeeded' order by m.id desc limit 1",
+        (config_name,),
+    ).fetchone()
     if row is None:
         raise ExportError(
             f"no succeeded fine-tuned model for config {config_name!r}; materialize fine_tuned_model"

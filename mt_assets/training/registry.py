@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+import psycopg
+from psycopg.rows import dict_row
 
 from mt_assets.models.artefacts import directory_sha256
 from mt_assets.settings import Settings
@@ -20,18 +21,16 @@ from mt_assets.training.spec import TRAIN_FILE, VALIDATION_FILE, TrainingJob, Tr
 from mt_assets.tuning import store
 from mt_assets.tuning.store import StoredConfig
 
-_EXPORT = text(
-    """
+_EXPORT = """
     select tdd.id as tuning_dataset_distribution_id, d.id as dataset_id, d.source_text,
            d.official_translate, d.source_language, d.target_language, d.source_reference,
            d.source_paragraph, e.name as edition, tdd.split
     from llm.tuning_dataset_distribution tdd
     join llm.dataset d on d.id = tdd.dataset_record_id
     join llm.dataset_editions e on e.id = d.edition_id
-    where tdd.tuning_config_id = :config_id and tdd.split in ('train', 'validation')
+    where tdd.tuning_config_id = %s and tdd.split in ('train', 'validation')
     order by tdd.split, d.id
     """
-)
 
 
 class RegistryError(ValueError):
@@ -68,10 +67,10 @@ def data_sha256(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def load_config(engine: Engine, name: str) -> StoredConfig:
+def load_config(conn: psycopg.Connection, name: str) -> StoredConfig:
     """The partition's config, validated (`tuning.store.read`), or a RegistryError saying why not."""
     try:
-        config = store.read(engine, name)
+        config = store.read(conn, name)
     except store.InvalidStoredConfig as err:
         raise RegistryError(str(err)) from None
     if config is None:
@@ -87,8 +86,9 @@ class Export:
     split_sha256: str  # llm.split_sha256 of exactly the exported rows: the split the model is bound to
 
 
-def export_splits(engine: Engine, config: StoredConfig, directory: Path) -> Export:
-    """train.jsonl and validation.jsonl under directory."""
+def export_splits(conn: psycopg.Connection, config: StoredConfig, directory: Path) -> Export:
+    """train.jsonl and validation.jsonl under directory. `conn` has no transaction open (autocommit,
+    or idle): the export is a transaction of its own."""
     directory.mkdir(parents=True, exist_ok=True)
     counts = {"train": 0, "validation": 0}
     paths = {split: directory / f"{split}.jsonl" for split in counts}
@@ -98,14 +98,15 @@ def export_splits(engine: Engine, config: StoredConfig, directory: Path) -> Expo
     try:
         # One snapshot for the hash and the rows: a re-split committed in between cannot bind
         # the model to rows it did not see.
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
-            split_sha = conn.execute(text("select llm.split_sha256(:id)"), {"id": config.id}).scalar_one()
-            result = conn.execution_options(yield_per=2000).execute(_EXPORT, {"config_id": config.id})
-            for row in result.mappings():
-                record = dict(row)
-                split = record.pop("split")
-                handles[split].write(json.dumps(record, ensure_ascii=False) + "\n")
-                counts[split] += 1
+        with conn.transaction():
+            conn.execute("set transaction isolation level repeatable read")
+            (split_sha,) = conn.execute("select llm.split_sha256(%s)", (config.id,)).fetchone()
+            with conn.cursor(name="export_splits", row_factory=dict_row) as rows:  # server-side: streamed
+                rows.itersize = 2000
+                for record in rows.execute(_EXPORT, (config.id,)):
+                    split = record.pop("split")
+                    handles[split].write(json.dumps(record, ensure_ascii=False) + "\n")
+                    counts[split] += 1
     finally:
         for handle in handles.values():
             handle.close()
@@ -141,13 +142,15 @@ def plan_job(
     )
 
 
-def prepare_job(engine: Engine, config: StoredConfig, settings: Settings) -> tuple[TrainingJob, Export]:
+def prepare_job(
+    conn: psycopg.Connection, config: StoredConfig, settings: Settings
+) -> tuple[TrainingJob, Export]:
     """Export the splits, then file them under the job they define (config + rows)."""
     config_dir = settings.home / "jobs" / config.name
     config_dir.mkdir(parents=True, exist_ok=True)
     export_dir = Path(tempfile.mkdtemp(prefix=".export-", dir=config_dir))
     try:
-        export = export_splits(engine, config, export_dir)
+        export = export_splits(conn, config, export_dir)
         job = job_id(config, data_sha256(export_dir))
         work_dir = config_dir / job
         if work_dir.is_dir():
@@ -168,19 +171,18 @@ class RegisteredModel:
     metrics: dict[str, Any]
 
 
-def succeeded(engine: Engine, config: StoredConfig, job: str, split_sha256: str) -> RegisteredModel | None:
+def succeeded(
+    conn: psycopg.Connection, config: StoredConfig, job: str, split_sha256: str
+) -> RegisteredModel | None:
     """The newest succeeded model of this exact job (model settings and rows), bound to this
     split, whose artefact is intact. A model of another split is never reused: its train rows
     may be test rows now."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "select id, pretrained_model_dir_path, artefact_sha256, metrics from llm.fine_tuned_models "
-                "where tuning_config_id = :config_id and status = 'succeeded' and metrics->>'job_id' = :job "
-                "and split_sha256 = :split order by id desc limit 1"
-            ),
-            {"config_id": config.id, "job": job, "split": split_sha256},
-        ).one_or_none()
+    row = conn.execute(
+        "select id, pretrained_model_dir_path, artefact_sha256, metrics from llm.fine_tuned_models "
+        "where tuning_config_id = %s and status = 'succeeded' and metrics->>'job_id' = %s "
+        "and split_sha256 = %s order by id desc limit 1",
+        (config.id, job, split_sha256),
+    ).fetchone()
     if row is None:
         return None
     model = RegisteredModel(row[0], Path(row[1]), row[2], dict(row[3]))
@@ -190,26 +192,22 @@ def succeeded(engine: Engine, config: StoredConfig, job: str, split_sha256: str)
     return model
 
 
-def start(engine: Engine, config: StoredConfig, run_id: str | None, split_sha256: str) -> int:
+def start(conn: psycopg.Connection, config: StoredConfig, run_id: str | None, split_sha256: str) -> int:
     """A `running` row, bound to the config's model settings and to the split it trains on;
     rows of the same config still `running` were left by a killed process."""
-    with engine.begin() as conn:
+    with conn.transaction():
         conn.execute(
-            text(
-                "update llm.fine_tuned_models set status = 'failed', finished_at = now(), "
-                "error = 'interrupted: still running when a new run of this config started' "
-                "where tuning_config_id = :config_id and status = 'running'"
-            ),
-            {"config_id": config.id},
+            "update llm.fine_tuned_models set status = 'failed', finished_at = now(), "
+            "error = 'interrupted: still running when a new run of this config started' "
+            "where tuning_config_id = %s and status = 'running'",
+            (config.id,),
         )
-        return conn.execute(
-            text(
-                "insert into llm.fine_tuned_models "
-                "(tuning_config_id, status, config_sha256, model_sha256, split_sha256, base_model, "
-                "methodology, dagster_run_id) "
-                "values (:config_id, 'running', :sha, :model_sha, :split_sha, :base, :methodology, :run_id) "
-                "returning id"
-            ),
+        (model_id,) = conn.execute(
+            "insert into llm.fine_tuned_models "
+            "(tuning_config_id, status, config_sha256, model_sha256, split_sha256, base_model, "
+            "methodology, dagster_run_id) "
+            "values (%(config_id)s, 'running', %(sha)s, %(model_sha)s, %(split_sha)s, %(base)s, %(methodology)s, "
+            "%(run_id)s) returning id",
             {
                 "config_id": config.id,
                 "sha": config.config_sha256,
@@ -219,30 +217,27 @@ def start(engine: Engine, config: StoredConfig, run_id: str | None, split_sha256
                 "methodology": config.config.tuning_methodology,
                 "run_id": run_id,
             },
-        ).scalar_one()
+        ).fetchone()
+    return model_id
 
 
-def log_event(engine: Engine, model_id: int, event: dict[str, Any]) -> None:
-    with engine.begin() as conn:
+def log_event(conn: psycopg.Connection, model_id: int, event: dict[str, Any]) -> None:
+    with conn.transaction():
         conn.execute(
-            text(
-                "insert into llm.training_logs (fine_tuned_model_id, step, epoch, logs) "
-                "values (:model_id, :step, :epoch, cast(:logs as jsonb))"
-            ),
-            {"model_id": model_id, "step": event["step"], "epoch": event.get("epoch"), "logs": _json(event)},
+            "insert into llm.training_logs (fine_tuned_model_id, step, epoch, logs) "
+            "values (%s, %s, %s, cast(%s as jsonb))",
+            (model_id, event["step"], event.get("epoch"), _json(event)),
         )
 
 
-def succeed(engine: Engine, model_id: int, result: TrainingResult) -> None:
-    with engine.begin() as conn:
+def succeed(conn: psycopg.Connection, model_id: int, result: TrainingResult) -> None:
+    with conn.transaction():
         conn.execute(
-            text(
-                "update llm.fine_tuned_models set status = 'succeeded', pretrained_model_dir_path = :path, "
-                "artefact_sha256 = :sha, metrics = cast(:metrics as jsonb), "
-                "library_versions = cast(:versions as jsonb), environment = cast(:environment as jsonb), "
-                "finished_at = now(), duration_seconds = extract(epoch from now() - started_at), error = null "
-                "where id = :id"
-            ),
+            "update llm.fine_tuned_models set status = 'succeeded', pretrained_model_dir_path = %(path)s, "
+            "artefact_sha256 = %(sha)s, metrics = cast(%(metrics)s as jsonb), "
+            "library_versions = cast(%(versions)s as jsonb), environment = cast(%(environment)s as jsonb), "
+            "finished_at = now(), duration_seconds = extract(epoch from now() - started_at), error = null "
+            "where id = %(id)s",
             {
                 "id": model_id,
                 "path": result.artefact_dir,
@@ -263,12 +258,10 @@ def succeed(engine: Engine, model_id: int, result: TrainingResult) -> None:
         )
 
 
-def fail(engine: Engine, model_id: int, error: str) -> None:
-    with engine.begin() as conn:
+def fail(conn: psycopg.Connection, model_id: int, error: str) -> None:
+    with conn.transaction():
         conn.execute(
-            text(
-                "update llm.fine_tuned_models set status = 'failed', error = :error, finished_at = now(), "
-                "duration_seconds = extract(epoch from now() - started_at) where id = :id"
-            ),
-            {"id": model_id, "error": error[:4000]},
+            "update llm.fine_tuned_models set status = 'failed', error = %s, finished_at = now(), "
+            "duration_seconds = extract(epoch from now() - started_at) where id = %s",
+            (error[:4000], model_id),
         )
