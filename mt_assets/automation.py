@@ -199,7 +199,8 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext, database: DatabaseRes
     partitions = instance.get_dynamic_partitions(tuning_config_partitions.name)
     if not partitions:
         return dg.SkipReason("no tuning-config partitions yet: nothing to evaluate or rank")
-    hashes = tuning_store.hashes(database.engine)
+    with database.connect(autocommit=True) as conn:
+        hashes = tuning_store.hashes(conn)
     busy = partitions_with_runs(instance, partitions, UNFINISHED)
     plan = nightly_plan({p: partition_history(instance, p, hashes.get(p)) for p in partitions}, busy)
     day = (context.scheduled_execution_time or datetime.now(UTC)).strftime("%Y-%m-%d")

@@ -4,11 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy import create_engine
 
 from mt_assets.assets import tuning
-from mt_assets.db import urls
-from mt_assets.db.migrate import connect
+from mt_assets.db.connection import connect
 from mt_assets.resources import DatabaseResource
 from mt_assets.tuning import libraries, store
 
@@ -355,12 +353,12 @@ def test_a_registered_config_is_read_without_the_library_check_until_something_i
     )
     assert recorded == libraries.versions() and "transformers" in recorded and "peft" in recorded
 
-    engine = create_engine(urls.sqlalchemy(run.db_url))
+    conn = connect(run.db_url, autocommit=True)
     monkeypatch.setattr(libraries, "problems", _refuse_library_check)
-    stored = store.read(engine, "cfg-a")
+    stored = store.read(conn, "cfg-a")
     assert stored.config.name == "cfg-a" and stored.config_sha256 == stored.config.sha256
-    with connect(run.db_url) as conn:  # the translation steps read it on their psycopg connection
-        assert store.read(conn, "cfg-a") == stored
+    with connect(run.db_url) as other:  # the translation steps read it in their transaction
+        assert store.read(other, "cfg-a") == stored
     run("cfg-a")  # the asset reads it too, and splits it
 
     calls: list[tuple] = []
@@ -368,19 +366,19 @@ def test_a_registered_config_is_read_without_the_library_check_until_something_i
     installed = libraries.versions()
     for changed in ("transformers", "peft", "mt_assets.checks"):
         monkeypatch.setattr(libraries, "versions", lambda changed=changed: {**installed, changed: "another"})
-        assert store.read(engine, "cfg-a").config == stored.config
+        assert store.read(conn, "cfg-a").config == stored.config
     assert len(calls) == 3  # another version of a checked library (or of the check): checked again
 
     # An edit with SQL leaves config_sha256 (and the record) behind: the content is checked again.
     monkeypatch.setattr(libraries, "versions", lambda: installed)
-    with connect(run.db_url, autocommit=True) as conn:
-        conn.execute(
+    with connect(run.db_url, autocommit=True) as edit:
+        edit.execute(
             "update llm.tuning_configs set llm_tuning_configs = jsonb_set(llm_tuning_configs, "
             "'{training_args}', '{\"max_steps\": 5}') where name = 'cfg-a'"
         )
-    assert store.read(engine, "cfg-a").config.llm_tuning_configs.training_args == {"max_steps": 5}
+    assert store.read(conn, "cfg-a").config.llm_tuning_configs.training_args == {"max_steps": 5}
     assert len(calls) == 4
-    engine.dispose()
+    conn.close()
 
 
 def test_a_row_inserted_or_edited_with_sql_with_a_bad_training_args_key_is_refused_on_read(run):
@@ -397,18 +395,18 @@ def test_a_row_inserted_or_edited_with_sql_with_a_bad_training_args_key_is_refus
         )
         # the registered row, edited: its record and config_sha256 are those of the old content
         conn.execute("update llm.tuning_configs set llm_tuning_configs = %s where name = 'cfg-a'", (bad,))
-    engine = create_engine(urls.sqlalchemy(run.db_url))
+    conn = connect(run.db_url, autocommit=True)
     for name in ("sql-bad-key", "cfg-a"):
         expected = (
             f"llm.tuning_configs[name={name}]: llm_tuning_configs.training_args.learnig_rate: not a "
             "TrainingArguments argument in the installed transformers "
         )
         with pytest.raises(store.InvalidStoredConfig, match="did you mean 'learning_rate'") as err:
-            store.read(engine, name)
+            store.read(conn, name)
         assert expected in str(err.value)
         run.instance.add_dynamic_partitions("tuning_configs", [name])
         result = run(name, raise_on_error=False)
         [failure] = [e for e in result.all_events if e.is_step_failure]
         assert expected in failure.step_failure_data.error.message
         assert _split_rows(run.db_url, name) == []
-    engine.dispose()
+    conn.close()

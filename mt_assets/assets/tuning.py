@@ -41,7 +41,8 @@ def tuning_configs(context: dg.AssetExecutionContext, database: DatabaseResource
         loaded = load_config_dir(config_dir)
     except FileNotFoundError as err:
         raise dg.Failure(str(err)) from None
-    outcomes = store.upsert(database.engine, loaded)
+    with database.connect(autocommit=True) as conn:
+        outcomes = store.upsert(conn, loaded)
     known = set(context.instance.get_dynamic_partitions(tuning_config_partitions.name))
     added = sorted({o.name for o in outcomes} - known)
     if added:
@@ -103,7 +104,8 @@ def tuning_dataset_distribution(
     context: dg.AssetExecutionContext, database: DatabaseResource
 ) -> dg.MaterializeResult:
     try:
-        result = distribution.materialize(database.engine, context.partition_key)
+        with database.connect(autocommit=True) as conn:
+            result = distribution.materialize(conn, context.partition_key)
     except distribution.DistributionError as err:
         raise dg.Failure(str(err)) from None
     for line in result.warnings:
@@ -144,7 +146,8 @@ def _partition_check(description: str):
 
 def _inspect(database: DatabaseResource, name: str) -> distribution.Inspection | dg.AssetCheckResult:
     try:
-        ins = distribution.inspect(database.engine, name)
+        with database.connect(autocommit=True) as conn:
+            ins = distribution.inspect(conn, name)
     except distribution.DistributionError as err:
         return dg.AssetCheckResult(passed=False, description=str(err))
     if not ins.stored:
@@ -253,7 +256,8 @@ def distribution_matches_config(
     description="Adds a partition for every llm.tuning_configs row without one (e.g. configs inserted with SQL).",
 )
 def tuning_config_partitions_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
-    names = store.names(database.engine)
+    with database.connect(autocommit=True) as conn:
+        names = store.names(conn)
     known = set(context.instance.get_dynamic_partitions(tuning_config_partitions.name))
     new = [n for n in names if n not in known]
     if not new:

@@ -16,7 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, text
+import psycopg
+from psycopg.rows import namedtuple_row
 
 from mt_assets.tuning import splits, store
 from mt_assets.tuning.config import DataConfig, TuningConfig
@@ -27,52 +28,46 @@ class DistributionError(Exception):
     """A config cannot be split as asked; the message says why and what to do."""
 
 
-_SELECT = text(
-    """
-    with newest as (
-        select id, name
-          from llm.current_dataset_editions
-         where name = any(:editions)
-    )
-    select d.id, n.name as edition, d.source_reference, d.source_language, d.source_text
+# The newest version of each edition is the view's (llm.current_dataset_editions: the highest
+# version that has rows), nowhere else.
+_SELECT = """
+    select d.id, e.name as edition, d.source_reference, d.source_language, d.source_text
       from llm.dataset d
-      join newest n on n.id = d.edition_id
-     where d.is_enable
-       and d.source_language = any(:languages)
-       and d.target_language = :target
-       and char_length(d.source_text) >= :min_chars
-       and (cast(:max_chars as integer) is null or char_length(d.source_text) <= :max_chars)
+      join llm.current_dataset_editions e on e.id = d.edition_id
+     where e.name = any(%(editions)s)
+       and d.is_enable
+       and d.source_language = any(%(languages)s)
+       and d.target_language = %(target)s
+       and char_length(d.source_text) >= %(min_chars)s
+       and (cast(%(max_chars)s as integer) is null or char_length(d.source_text) <= %(max_chars)s)
      order by d.id
     """
-)
 
-_STORED = text(
-    """
+_STORED = """
     select t.dataset_record_id as dataset_id, t.split, t.config_sha256, e.name as edition, d.source_reference,
            d.source_language, d.source_text
       from llm.tuning_dataset_distribution t
       join llm.dataset d on d.id = t.dataset_record_id
       join llm.dataset_editions e on e.id = d.edition_id
-     where t.tuning_config_id = :config_id
+     where t.tuning_config_id = %s
     """
-)
 
 
-def select_rows(conn: Connection, data: DataConfig) -> list[Row]:
+def select_rows(conn: psycopg.Connection, data: DataConfig) -> list[Row]:
     """The enabled rows of the newest version of each edition, in the config's languages and bounds."""
-    loaded = set(
-        conn.execute(
-            text("select distinct name from llm.dataset_editions where name = any(:names)"),
-            {"names": data.editions},
-        ).scalars()
-    )
+    loaded = {
+        name
+        for (name,) in conn.execute(
+            "select distinct name from llm.dataset_editions where name = any(%s)", (data.editions,)
+        )
+    }
     missing = [name for name in data.editions if name not in loaded]
     if missing:
         raise DistributionError(
             f"data.editions: edition(s) {', '.join(missing)} not loaded into llm.dataset_editions; "
             "materialize the dataset asset first or fix the names"
         )
-    result = conn.execute(
+    result = conn.cursor(row_factory=namedtuple_row).execute(
         _SELECT,
         {
             "editions": data.editions,
@@ -133,9 +128,9 @@ class DistributionResult:
         return f"{self.model_sha256[:16]}-{self.assignment_sha256[:16]}"
 
 
-def _config(engine: Engine, name: str) -> store.StoredConfig:
+def _config(conn: psycopg.Connection, name: str) -> store.StoredConfig:
     try:
-        stored = store.read(engine, name)
+        stored = store.read(conn, name)
     except store.InvalidStoredConfig as err:
         raise DistributionError(str(err)) from None
     if stored is None:
@@ -157,13 +152,14 @@ def _count(rows: list[Row], assignment: dict[int, Split]) -> tuple[CountRow, ...
     )
 
 
-def materialize(engine: Engine, name: str) -> DistributionResult:
-    stored = _config(engine, name)
+def materialize(conn: psycopg.Connection, name: str) -> DistributionResult:
+    """Split the config's rows and store the split, in one transaction."""
+    stored = _config(conn, name)
     cfg = stored.config
     sha = cfg.sha256
-    with engine.begin() as conn:
+    with conn.transaction():
         # Serialise runs of the same partition; other configs' rows are never locked.
-        conn.execute(text("select id from llm.tuning_configs where id = :id for update"), {"id": stored.id})
+        conn.execute("select id from llm.tuning_configs where id = %s for update", (stored.id,))
         rows = select_rows(conn, cfg.data)
         assignment = assign(cfg, rows)
         outcome = _write(conn, stored.id, name, sha, assignment)
@@ -179,47 +175,43 @@ def materialize(engine: Engine, name: str) -> DistributionResult:
     )
 
 
-def _write(conn: Connection, config_id: int, name: str, sha: str, assignment: dict[int, Split]) -> Outcome:
-    current = conn.execute(
-        text(
-            "select dataset_record_id as dataset_id, split, config_sha256 from llm.tuning_dataset_distribution where tuning_config_id = :id"
-        ),
-        {"id": config_id},
-    ).all()
+def _write(
+    conn: psycopg.Connection, config_id: int, name: str, sha: str, assignment: dict[int, Split]
+) -> Outcome:
+    current = (
+        conn.cursor(row_factory=namedtuple_row)
+        .execute(
+            "select dataset_record_id as dataset_id, split, config_sha256 from llm.tuning_dataset_distribution"
+            " where tuning_config_id = %s",
+            (config_id,),
+        )
+        .fetchall()
+    )
     if current and {r.dataset_id: r.split for r in current} == assignment:
         if all(r.config_sha256 == sha for r in current):
             return "unchanged"
         conn.execute(
-            text(
-                "update llm.tuning_dataset_distribution set config_sha256 = :sha where tuning_config_id = :id"
-            ),
-            {"sha": sha, "id": config_id},
+            "update llm.tuning_dataset_distribution set config_sha256 = %s where tuning_config_id = %s",
+            (sha, config_id),
         )
         return "rehashed"
     if current:
-        translated = conn.execute(
-            text(
-                "select count(*) from llm.translation tr join llm.tuning_dataset_distribution t"
-                " on t.id = tr.tuning_dataset_distribution_id where t.tuning_config_id = :id"
-            ),
-            {"id": config_id},
-        ).scalar_one()
+        (translated,) = conn.execute(
+            "select count(*) from llm.translation tr join llm.tuning_dataset_distribution t"
+            " on t.id = tr.tuning_dataset_distribution_id where t.tuning_config_id = %s",
+            (config_id,),
+        ).fetchone()
         if translated:
             raise DistributionError(
                 f"tuning config {name!r} now gives a different split (its data settings or the selected dataset "
                 f"rows changed), but {translated} translation(s) reference its current split rows; they are kept "
                 "as history. Save the config under a new name (a new experiment), or restore the old data settings"
             )
-        conn.execute(
-            text("delete from llm.tuning_dataset_distribution where tuning_config_id = :id"),
-            {"id": config_id},
-        )
+        conn.execute("delete from llm.tuning_dataset_distribution where tuning_config_id = %s", (config_id,))
     ids = sorted(assignment)
     conn.execute(
-        text(
-            "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split, config_sha256)"
-            " select :id, unnest(cast(:ids as bigint[])), unnest(cast(:splits as text[])), :sha"
-        ),
+        "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split, config_sha256)"
+        " select %(id)s, unnest(cast(%(ids)s as bigint[])), unnest(cast(%(splits)s as text[])), %(sha)s",
         {"id": config_id, "ids": ids, "splits": [assignment[i] for i in ids], "sha": sha},
     )
     return "replaced" if current else "new"
@@ -237,12 +229,11 @@ class Inspection:
     stored_sha256: frozenset[str | None]
 
 
-def inspect(engine: Engine, name: str) -> Inspection:
-    stored_config = _config(engine, name)
+def inspect(conn: psycopg.Connection, name: str) -> Inspection:
+    stored_config = _config(conn, name)
     cfg = stored_config.config
-    with engine.connect() as conn:
-        selected = select_rows(conn, cfg.data)
-        result = conn.execute(_STORED, {"config_id": stored_config.id}).all()
+    selected = select_rows(conn, cfg.data)
+    result = conn.cursor(row_factory=namedtuple_row).execute(_STORED, (stored_config.id,)).fetchall()
     stored_rows = [
         Row(r.dataset_id, r.edition, r.source_reference, r.source_language, r.source_text) for r in result
     ]

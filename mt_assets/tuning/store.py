@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
-from sqlalchemy import Engine, text
 
 from mt_assets.tuning import libraries
 from mt_assets.tuning.config import LoadedConfig, TuningConfig, validate_mapping
@@ -35,18 +34,16 @@ _COLUMNS = (
     "libraries_checked",
 )
 
-_UPSERT = text(
-    f"""
+_UPSERT = f"""
     insert into llm.tuning_configs as t ({", ".join(_COLUMNS)}, name)
-    values (:description, :llm_model, :tuning_methodology, :training_prompt_template,
-            cast(:llm_tuning_configs as jsonb), cast(:data as jsonb), :config_sha256, :model_sha256,
-            :generation_sha256, :source_file, cast(:libraries_checked as jsonb), :name)
+    values (%(description)s, %(llm_model)s, %(tuning_methodology)s, %(training_prompt_template)s,
+            cast(%(llm_tuning_configs)s as jsonb), cast(%(data)s as jsonb), %(config_sha256)s, %(model_sha256)s,
+            %(generation_sha256)s, %(source_file)s, cast(%(libraries_checked)s as jsonb), %(name)s)
     on conflict (name) do update
        set {", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)}, updated_at = now()
      where ({", ".join(f"t.{c}" for c in _COLUMNS)}) is distinct from ({", ".join(f"excluded.{c}" for c in _COLUMNS)})
     returning t.id
     """
-)
 
 
 @dataclass(frozen=True)
@@ -81,23 +78,21 @@ def _params(item: LoadedConfig) -> dict[str, object]:
     }
 
 
-def upsert(engine: Engine, loaded: Iterable[LoadedConfig]) -> list[UpsertOutcome]:
-    """Write the valid configs; returns one outcome per config, in input order."""
+def upsert(conn: psycopg.Connection, loaded: Iterable[LoadedConfig]) -> list[UpsertOutcome]:
+    """Write the valid configs in one transaction; returns one outcome per config, in input order."""
     valid = [item for item in loaded if item.ok]
     outcomes = []
-    with engine.begin() as conn:
+    with conn.transaction():
         previous = {
             name: (config_sha, model_sha)
             for name, config_sha, model_sha in conn.execute(
-                text(
-                    "select name, config_sha256, model_sha256 from llm.tuning_configs where name = any(:names)"
-                ),
-                {"names": [item.config.name for item in valid]},
-            ).all()
+                "select name, config_sha256, model_sha256 from llm.tuning_configs where name = any(%s)",
+                ([item.config.name for item in valid],),
+            ).fetchall()
         }
         for item in valid:
             cfg = item.config
-            written = conn.execute(_UPSERT, _params(item)).first() is not None
+            written = conn.execute(_UPSERT, _params(item)).fetchone() is not None
             config_sha, model_sha = previous.get(cfg.name, (None, None))
             if cfg.name not in previous:
                 status: Status = "new"
@@ -111,15 +106,13 @@ def upsert(engine: Engine, loaded: Iterable[LoadedConfig]) -> list[UpsertOutcome
     return outcomes
 
 
-def names(engine: Engine) -> list[str]:
-    with engine.connect() as conn:
-        return list(conn.execute(text("select name from llm.tuning_configs order by name")).scalars())
+def names(conn: psycopg.Connection) -> list[str]:
+    return [name for (name,) in conn.execute("select name from llm.tuning_configs order by name")]
 
 
-def hashes(engine: Engine) -> dict[str, str]:
+def hashes(conn: psycopg.Connection) -> dict[str, str]:
     """name -> config_sha256 of every stored config that has one."""
-    with engine.connect() as conn:
-        rows = conn.execute(text("select name, config_sha256 from llm.tuning_configs")).all()
+    rows = conn.execute("select name, config_sha256 from llm.tuning_configs").fetchall()
     return {name: sha for name, sha in rows if sha}
 
 
@@ -154,8 +147,6 @@ class StoredConfig:
         return self.config.llm_model
 
 
-# psycopg's placeholder style, which SQLAlchemy's psycopg dialect passes through: one query for
-# both kinds of connection.
 _READ = (
     "select id, name, description, llm_model, tuning_methodology, training_prompt_template, data,"
     " llm_tuning_configs, config_sha256, model_sha256, generation_sha256, libraries_checked,"
@@ -173,24 +164,21 @@ _CONFIG_KEYS = (
 )
 
 
-def _row(db: Engine | psycopg.Connection, name: str) -> Mapping[str, Any] | None:
-    if isinstance(db, Engine):
-        with db.connect() as conn:
-            return conn.exec_driver_sql(_READ, {"name": name}).mappings().first()
-    with db.cursor(row_factory=dict_row) as cur:
+def _row(conn: psycopg.Connection, name: str) -> Mapping[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(_READ, {"name": name}).fetchone()
 
 
-def read(db: Engine | psycopg.Connection, name: str) -> StoredConfig | None:
+def read(conn: psycopg.Connection, name: str) -> StoredConfig | None:
     """The config named `name`, or None when there is no such row. The row is validated as a
     file is, so a row inserted with SQL gets the same checks; one that fails them raises
-    InvalidStoredConfig. `db` is an engine, or a psycopg connection (read in its transaction).
+    InvalidStoredConfig. Read in the connection's transaction, if one is open.
 
     The library check (`libraries.problems`, which imports transformers, peft and torch) is not
     redone for a row `upsert` recorded as passed against the installed versions (migration 0013),
     as long as its config_sha256 matches its content; a row inserted with SQL, edited with SQL, or
     recorded under other versions is checked in full."""
-    row = _row(db, name)
+    row = _row(conn, name)
     if row is None:
         return None
     raw = {k: row[k] for k in _CONFIG_KEYS if row[k] is not None}
