@@ -52,11 +52,6 @@ class DatabaseResource(dg.ConfigurableResource):
             yield conn
 
     @property
-    def connection_url(self) -> str:
-        """For psycopg COPY; never put it in metadata or logs (it may hold a password)."""
-        return self._ready_url()
-
-    @property
     def engine(self) -> Engine:
         """A SQLAlchemy engine (psycopg 3 driver) for users who reach the database from pandas,
         e.g. `pd.read_sql("select * from llm.evaluation", database.engine)`. The project's own

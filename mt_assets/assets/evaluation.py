@@ -5,16 +5,14 @@ from typing import Literal
 import dagster as dg
 
 from mt_assets.assets.translation import translations
-from mt_assets.db.migrate import connect
 from mt_assets.evaluation.comet import comet_setup
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.gate import DEFAULT_ALPHA, not_worse_than_baseline
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
 from mt_assets.evaluation.run import evaluate_execution
-from mt_assets.evaluation.store import hidden_scores, load_leaderboard
+from mt_assets.evaluation.store import execution_id, fine_tuned_methods, hidden_scores, load_leaderboard
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
-from mt_assets.translation.methods import FINE_TUNED
 
 GATE_CHECK = "fine_tuned_not_worse_than_base"
 
@@ -42,27 +40,18 @@ class EvaluationConfig(dg.Config):
 def evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, database: DatabaseResource
 ) -> dg.MaterializeResult:
-    with connect(database.connection_url, autocommit=True) as conn:
-        row = conn.execute(
-            "select id from llm.translation_execution where name = %s", (context.partition_key,)
-        ).fetchone()
-        if row is None:
+    with database.connect(autocommit=True) as conn:
+        execution = execution_id(conn, context.partition_key)
+        if execution is None:
             raise dg.Failure(
                 f"no translation execution {context.partition_key!r}: materialize translations first"
             )
         try:
-            outcome = evaluate_execution(conn, row[0])
+            outcome = evaluate_execution(conn, execution)
         except EvaluationError as err:
             raise dg.Failure(str(err)) from None
         context.log.info(comet_setup().message)
-        tuned = [
-            r[0]
-            for r in conn.execute(
-                "select m.name from llm.translation_method m join llm.translation_execution_models x "
-                "on x.translation_method_id = m.id where x.translation_execution_id = %s and m.kind = %s",
-                (row[0], FINE_TUNED),
-            )
-        ]
+        tuned = fine_tuned_methods(conn, execution)
     return dg.MaterializeResult(
         metadata={
             "execution": context.partition_key,
@@ -122,7 +111,7 @@ def _gate(outcome, tuned: list[str], config: EvaluationConfig) -> dg.AssetCheckR
     "training rows may be test rows then.",
 )
 def leaderboard(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
-    with connect(database.connection_url) as conn:
+    with database.connect() as conn:
         records = load_leaderboard(conn)
         hidden = hidden_scores(conn)
     for line in hidden:

@@ -9,7 +9,6 @@ import dagster as dg
 
 from mt_assets.assets import markdown
 from mt_assets.assets.watch import on_directory_change
-from mt_assets.db.migrate import connect
 from mt_assets.ingest import report
 from mt_assets.ingest.errors import ManifestError
 from mt_assets.ingest.load import EditionLoad, load_files
@@ -79,7 +78,7 @@ def _edition_table(loads: list[EditionLoad]) -> str:
 )
 def dataset(context: dg.AssetExecutionContext, database: DatabaseResource):
     found = _discover()
-    with connect(database.connection_url) as conn:
+    with database.connect() as conn:
         loads = load_files(conn, found.files)
         previews = {r.name: report.preview(conn, r.edition_id) for r in loads if r.edition_id is not None}
         without_rows = [_no_rows(r, report.rejection_kinds(conn, r.edition_id))
@@ -204,7 +203,7 @@ _CHECKS = {
 )
 def dataset_checks(context: dg.AssetCheckExecutionContext, database: DatabaseResource):
     selected = {key.name for key in context.selected_asset_check_keys}
-    with connect(database.connection_url) as conn:
+    with database.connect() as conn:
         for name, (_, run) in _CHECKS.items():
             if name in selected:
                 yield run(conn)

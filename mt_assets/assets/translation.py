@@ -4,7 +4,6 @@ launcher resource (this machine or the SSH GPU host), into llm.translation."""
 import dagster as dg
 
 from mt_assets.assets import markdown
-from mt_assets.db.migrate import connect
 from mt_assets.launchers.base import Launcher
 from mt_assets.models.sources import ModelSourceError
 from mt_assets.partitions import tuning_config_partitions
@@ -39,7 +38,7 @@ def translations(
     launcher: Launcher,
 ) -> dg.MaterializeResult:
     settings = Settings.from_env()
-    with connect(database.connection_url, autocommit=True) as conn:
+    with database.connect(autocommit=True) as conn:
         try:
             outcome = translate_config(
                 conn,

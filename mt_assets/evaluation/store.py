@@ -82,6 +82,24 @@ def load_rows(conn: psycopg.Connection, execution_id: int) -> list[TranslationRo
     return [TranslationRow(*row) for row in conn.execute(_ROWS, (execution_id,)).fetchall()]
 
 
+def execution_id(conn: psycopg.Connection, name: str) -> int | None:
+    """The id of the translation execution named `name` (a config's own is named after it), or None."""
+    row = conn.execute("select id from llm.translation_execution where name = %s", (name,)).fetchone()
+    return None if row is None else row[0]
+
+
+def fine_tuned_methods(conn: psycopg.Connection, execution_id: int) -> list[str]:
+    """The names of the fine-tuned methods registered with the execution."""
+    return [
+        name
+        for (name,) in conn.execute(
+            "select m.name from llm.translation_method m join llm.translation_execution_models x "
+            "on x.translation_method_id = m.id where x.translation_execution_id = %s and m.kind = 'fine_tuned'",
+            (execution_id,),
+        )
+    ]
+
+
 def baseline_method(conn: psycopg.Connection, execution_id: int) -> str | None:
     """The execution's one `base` method (registered with it or translating in it), or None
     when it has none or several."""
