@@ -28,7 +28,8 @@ import psycopg
 from psycopg import sql
 
 from mt_assets.db import urls
-from mt_assets.db.migrate import connect, migrate
+from mt_assets.db.connection import connect
+from mt_assets.db.migrate import migrate
 from mt_assets.db.server import EmbeddedServer
 from mt_assets.ingest.load import load_files
 from mt_assets.ingest.manifest import discover
