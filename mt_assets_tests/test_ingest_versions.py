@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mt_assets.db.connection import make_engine
+from mt_assets.db.connection import connect
 from mt_assets.db.migrate import discover as migrations
 from mt_assets.db.migrate import migrate
 from mt_assets.ingest.manifest import discover
@@ -149,13 +149,9 @@ def test_versions_loaded_before_migration_0011_keep_their_identity(empty_db_url,
 
 
 def _select(db_url: str, edition: str) -> list[str]:
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            data = DataConfig(editions=[edition], source_languages=["fa"], test_size=0.5)
-            return sorted(row.source_reference for row in select_rows(conn, data))
-    finally:
-        engine.dispose()
+    with connect(db_url) as conn:
+        data = DataConfig(editions=[edition], source_languages=["fa"], test_size=0.5)
+        return sorted(row.source_reference for row in select_rows(conn, data))
 
 
 def test_version_without_accepted_rows_never_becomes_current(db_url, tmp_path):
