@@ -20,6 +20,26 @@ from mt_assets.db.migrate import migrate
 from mt_assets.db.server import EmbeddedServer
 
 TEMPLATE_DB = "mt_test_template"
+# Files whose tests take a minute or more (seconds measured with 2 xdist workers on 2 cores).
+# scripts/test hands whole files to its workers in collection order (--no-loadscope-reorder):
+# these go first, so none of them is left running alone at the end while the other core idles.
+LONG_FILES = (
+    "test_readme_commands.py",  # ~200 s: every README block, SSH training included
+    "test_e2e_demo_and_ui.py",  # ~150 s: the demo, then the UI
+    "test_retrain_triggers.py",  # ~120 s
+    "test_colab_notebook.py",  # ~100 s
+    "test_training_gemma.py",  # ~90 s
+    "test_evaluation_assets.py",  # ~75 s
+    "test_ssh_training.py",
+    "test_translation_launchers.py",
+    "test_training_asset.py",
+    "test_ssh_launcher.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # stable: the rest keep their order
 
 
 def _admin(url: str) -> psycopg.Connection:

@@ -20,29 +20,11 @@ import psycopg
 import pytest
 from nbclient import NotebookClient
 
-from mt_assets_tests.tiny_models import tiny_m2m100
+from mt_assets_tests.tiny_models import QURAN_CONFIG, tiny_m2m100
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "colab_quickstart.ipynb"
 SKIPPED_TAGS = {"colab-only", "gpu"}
 CONFIG = "tiny-colab-ar-en"
-YAML = """\
-name: {name}
-description: a tiny seq2seq model on the real Quran sample, for the notebook test
-llm_model: {model}
-tuning_methodology: lora
-data:
-  editions: [quran-ar-en]
-  source_languages: [ar]
-  test_size: 0.004
-  validation_size: 0.001
-  max_source_chars: 120
-  max_train_rows: 16
-llm_tuning_configs:
-  languages: {{source: arb_Arab, target: eng_Latn}}
-  training_args: {{max_steps: 2, save_steps: 2, logging_steps: 1, per_device_train_batch_size: 4, eval_strategy: "no"}}
-  lora_config: {{r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj]}}
-  generation: {{num_beams: 1, max_new_tokens: 8}}
-"""
 
 
 def _tags(cell) -> set[str]:
@@ -57,7 +39,7 @@ def notebook_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     configs = home / "configs"
     configs.mkdir()
     model = tiny_m2m100(tmp_path / "m2m100")
-    (configs / f"{CONFIG}.yaml").write_text(YAML.format(name=CONFIG, model=model))
+    (configs / f"{CONFIG}.yaml").write_text(QURAN_CONFIG.format(name=CONFIG, model=model, description="the notebook test"))
     kernel_dir = tmp_path / "jupyter" / "kernels" / "mt-assets-test"
     kernel_dir.mkdir(parents=True)
     (kernel_dir / "kernel.json").write_text(json.dumps({

@@ -31,6 +31,29 @@ from mt_assets.training.spec import TrainingJob
 from mt_assets.translation.spec import TranslationJob
 
 LANGUAGE_CODES = ["arb_Arab", "pes_Arab", "eng_Latn"]
+
+
+# A tiny seq2seq config over the real Quran sample (`mt-assets sample-data quran`): 16 train
+# verses, 2 steps, ~25 test verses; what the end-to-end, README and notebook tests run.
+QURAN_CONFIG = """\
+name: {name}
+description: {description}
+llm_model: {model}
+tuning_methodology: lora
+data:
+  editions: [quran-ar-en]
+  source_languages: [ar]
+  test_size: 0.004
+  validation_size: 0.001
+  max_source_chars: 120
+  max_train_rows: 16
+llm_tuning_configs:
+  languages: {{source: arb_Arab, target: eng_Latn}}
+  training_args: {{max_steps: 2, save_steps: 2, logging_steps: 1, per_device_train_batch_size: 4, eval_strategy: "no"}}
+  lora_config: {{r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj]}}
+  generation: {{num_beams: 1, max_new_tokens: 8}}
+"""
+
 _SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
 
 _EN = ["the", "light", "book", "mercy", "god", "earth", "heaven", "people", "word", "day", "night", "path"]
