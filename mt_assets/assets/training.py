@@ -3,7 +3,6 @@
 import warnings
 
 import dagster as dg
-import psycopg
 
 from mt_assets.launchers.base import Launcher
 from mt_assets.models import sources
@@ -27,21 +26,18 @@ from mt_assets.translation.errors import TranslationError
 def fine_tuned_model(
     context: dg.AssetExecutionContext, database: DatabaseResource, launcher: Launcher
 ) -> dg.MaterializeResult:
-    # One connection for the run; each registry step commits on its own, so the running row and
-    # every log line are visible while the model trains.
-    with database.connect(autocommit=True) as conn:
-        return _train(context, conn, launcher)
-
-
-def _train(
-    context: dg.AssetExecutionContext, conn: psycopg.Connection, launcher: Launcher
-) -> dg.MaterializeResult:
     settings = Settings.from_env()
-    config = registry.load_config(conn, context.partition_key)
-    sources.check(config.llm_model)  # a missing model fails here, before any export
-    job, export = registry.prepare_job(conn, config, settings)
+    # Short connections, each step committed on its own (the running row and every log line are
+    # visible while the model trains), and none held idle across the training: a run lasts hours,
+    # and a server restart or a hosted server's idle timeout must not lose the final row.
+    with database.connect(autocommit=True) as conn:
+        config = registry.load_config(conn, context.partition_key)
+        sources.check(config.llm_model)  # a missing model fails here, before any export
+        job, export = registry.prepare_job(conn, config, settings)
+        previous = registry.succeeded(conn, config, job.job_id, export.split_sha256)
+        if previous is None:
+            model_id = registry.start(conn, config, context.run_id, export.split_sha256)
     counts = export.counts
-    previous = registry.succeeded(conn, config, job.job_id, export.split_sha256)
     if previous is not None:
         context.log.info(
             f"job {job.job_id} already trained on this split with these model settings "
@@ -56,7 +52,6 @@ def _train(
                 "reused": True,
             }
         )
-    model_id = registry.start(conn, config, context.run_id, export.split_sha256)
     curve: list[dict] = []
     progress = TrainingProgress(total_steps(job.training_args, counts["train"]))
 
@@ -67,15 +62,18 @@ def _train(
         if event["event"] == "warning":  # the training host adapted a setting it cannot honour
             context.log.warning(f"training: {event['message']}")
         if event["event"] == "log":
-            registry.log_event(conn, model_id, event)
+            with database.connect(autocommit=True) as conn:
+                registry.log_event(conn, model_id, event)
             curve.append(event)
 
     try:
         result = launcher.train(context, job, on_event)
     except BaseException as exc:  # a cancelled run is a failed one too, never left 'running'
-        registry.fail(conn, model_id, str(exc) or type(exc).__name__)
+        with database.connect(autocommit=True) as conn:
+            registry.fail(conn, model_id, str(exc) or type(exc).__name__)
         raise
-    registry.succeed(conn, model_id, result)
+    with database.connect(autocommit=True) as conn:
+        registry.succeed(conn, model_id, result)
     metrics = result.metrics
     metadata = {
         "fine_tuned_model_id": model_id,
