@@ -162,8 +162,8 @@ def main() -> int:
         for arm in (args.baseline, "ours"):
             job = TrainingJob(
                 job_id=f"bench-{arm}",
-                model_source=source,
-                methodology=args.methodology,
+                llm_model=source,
+                tuning_methodology=args.methodology,
                 prompt_template=TEMPLATE,
                 training_args={
                     "max_steps": args.steps,

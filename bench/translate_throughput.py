@@ -147,7 +147,7 @@ def main() -> int:
         input_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in public), encoding="utf-8")
         job = TranslationJob(
             method="bench:base",
-            model_source=source,
+            llm_model=source,
             task="causal",
             prompt_template=config["training_prompt_template"],
             few_shot=tuple(examples),

@@ -44,7 +44,7 @@ class InProcessLauncher(Launcher):
         from mt_assets.translation.generate import run_translation
 
         try:  # the errors `python -m mt_assets.translation` reports (exit status 2)
-            check(job.model_source)
+            check(job.llm_model)
             run_translation(job, on_event)
         except (TranslationError, ModelSourceError) as exc:
             raise TranslationFailed(f"translation {job.method} failed: {exc}") from exc

@@ -33,7 +33,7 @@ def _records() -> list[LeaderboardRecord]:
             records.append(
                 LeaderboardRecord(
                     execution=config, config=config, method_kind=kind, metric=metric, score=value,
-                    p_value=p, segments=312, model=f"hub|{config}", methodology="lora",
+                    p_value=p, segments=312, model=f"hub|{config}", tuning_methodology="lora",
                     languages=("ar", "fa"), training_seconds=seconds,
                 )
             )

@@ -196,7 +196,7 @@ def test_leaderboard_reads_back_what_was_written(conn: psycopg.Connection, execu
     tuned, base = board
     assert tuned.languages == ("ar", "fa")
     assert tuned.training_seconds == 93
-    assert (tuned.methodology, base.methodology) == ("lora", None)
+    assert (tuned.tuning_methodology, base.tuning_methodology) == ("lora", None)
     assert tuned.model == "tiny/mt"
     assert tuned.segments == len(SEGMENTS)
     assert base.p_value is None and 0 < tuned.p_value <= 1

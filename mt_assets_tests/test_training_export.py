@@ -55,7 +55,7 @@ def test_quantized_base_is_refused(trained, tmp_path):
     qlora = tmp_path / "qlora-adapter"
     qlora.mkdir()
     info = json.loads((adapter / trainer.TRAINING_INFO).read_text())
-    (qlora / trainer.TRAINING_INFO).write_text(json.dumps({**info, "methodology": "qlora"}))
+    (qlora / trainer.TRAINING_INFO).write_text(json.dumps({**info, "tuning_methodology": "qlora"}))
     with pytest.raises(export.ExportError, match="quantized"):
         export.merge(qlora, tmp_path / "merged")
     assert not (tmp_path / "merged").exists()

@@ -38,7 +38,7 @@ def test_gemma_from_pypi_gguf_trains_two_lora_steps_and_reloads(models_cache, tm
     spec = job(
         tmp_path,
         tmp_path,
-        model_source=SOURCE,
+        llm_model=SOURCE,
         models_cache_dir=models_cache,
         validation_file=None,
         training_args={

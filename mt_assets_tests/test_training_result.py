@@ -14,7 +14,7 @@ import pytest
 from mt_assets.training.spec import RESULT_FILE, ResultFileError, TrainingResult
 
 RESULT = TrainingResult(
-    job_id="tiny-0123abcd", task="causal", methodology="lora", model_source="hub/model",
+    job_id="tiny-0123abcd", task="causal", tuning_methodology="lora", llm_model="hub/model",
     base_model_dir="/models/base", artefact_dir="/out/final", artefact_sha256="ab" * 32,
     files={"adapter_model.safetensors": "cd" * 32}, trainable_params=10, total_params=100, global_step=4,
     resumed_from=None, metrics={"train_loss": 1.5, "tokens_per_second": None},

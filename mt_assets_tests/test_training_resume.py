@@ -116,7 +116,7 @@ def test_foreign_checkpoints_are_refused(m2m_dir, tmp_path):
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the CPU refusal")
 def test_qlora_on_cpu_is_refused_before_anything_loads(m2m_dir, tmp_path):
-    spec = job(tmp_path, m2m_dir, "qlora", model_source="/nonexistent/model")
+    spec = job(tmp_path, m2m_dir, "qlora", llm_model="/nonexistent/model")
     with pytest.raises(ModelError, match="needs a CUDA GPU"):
         trainer.run(spec, CollectingReporter())
     assert not spec.output_dir.exists()
@@ -125,10 +125,10 @@ def test_qlora_on_cpu_is_refused_before_anything_loads(m2m_dir, tmp_path):
 def test_entry_point_reports_a_bad_job_as_an_error_event(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("DAGSTER_PIPES_CONTEXT", raising=False)
     bad = tmp_path / "job.json"
-    bad.write_text(json.dumps({"job_id": "x", "methodology": "sgd"}))
+    bad.write_text(json.dumps({"job_id": "x", "tuning_methodology": "sgd"}))
     assert entry_point.main([str(bad)]) == 2
     (event,) = _events(capsys.readouterr().out)
-    assert event["event"] == "error" and "methodology" in event["message"]
+    assert event["event"] == "error" and "tuning_methodology" in event["message"]
 
 
 def test_a_job_already_training_is_refused(m2m_dir, tmp_path):

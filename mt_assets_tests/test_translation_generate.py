@@ -25,7 +25,7 @@ def _inputs(tmp_path: Path, n: int) -> Path:
 def _job(tmp_path: Path, model_dir: Path, input_file: Path, **fields) -> TranslationJob:
     return TranslationJob(
         method="tiny:base",
-        model_source=str(model_dir),
+        llm_model=str(model_dir),
         input_file=input_file,
         models_cache_dir=tmp_path / "models",
         **{"max_new_tokens": 6, **fields},
@@ -177,7 +177,7 @@ def test_module_entry_point_prints_json_lines(tmp_path):
     assert events[-1]["event"] == "done" and events[-1]["total"] == 3
 
     broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps({**json.loads(path.read_text()), "model_source": str(tmp_path / "nowhere")}))
+    broken.write_text(json.dumps({**json.loads(path.read_text()), "llm_model": str(tmp_path / "nowhere")}))
     failed = subprocess.run(
         [sys.executable, "-m", "mt_assets.translation", str(broken)],
         capture_output=True,

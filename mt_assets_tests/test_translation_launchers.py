@@ -139,7 +139,7 @@ def _seed_config(db_url: str, name: str, model_dir: Path, adapter: Path, tests: 
             (name, str(model_dir), json.dumps(settings), json.dumps(data)),
         ).fetchone()[0]
         conn.execute(
-            "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, base_model, "
+            "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, llm_model, "
             "pretrained_model_dir_path, artefact_sha256) values (%s, 'succeeded', 'sha-1', %s, %s, %s)",
             (config_id, str(model_dir), str(adapter), directory_sha256(adapter)[1]),
         )

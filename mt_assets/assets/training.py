@@ -46,7 +46,7 @@ def fine_tuned_model(
         return dg.MaterializeResult(
             metadata={
                 "fine_tuned_model_id": previous.id,
-                "artefact_dir": dg.MetadataValue.path(str(previous.path)),
+                "artefact_dir": dg.MetadataValue.path(str(previous.artefact_dir)),
                 "artefact_sha256": previous.artefact_sha256,
                 "split_sha256": export.split_sha256,
                 "reused": True,

@@ -26,7 +26,7 @@ class LeaderboardRecord:
     p_value: float | None
     segments: int
     model: str | None = None
-    methodology: str | None = None
+    tuning_methodology: str | None = None
     languages: tuple[str, ...] = ()
     training_seconds: float | None = None
 
@@ -40,7 +40,7 @@ class LeaderboardRow:
     p_value: float | None  # on SIGNIFICANCE_METRIC, vs the execution's base method
     segments: int
     model: str | None
-    methodology: str | None
+    tuning_methodology: str | None
     languages: tuple[str, ...]
     training_seconds: float | None
 
@@ -79,7 +79,7 @@ def leaderboard_rows(records: Sequence[LeaderboardRecord]) -> list[LeaderboardRo
                 p_value=p_values[0] if p_values else None,
                 segments=segments.pop(),
                 model=first.model,
-                methodology=first.methodology,
+                tuning_methodology=first.tuning_methodology,
                 languages=first.languages,
                 training_seconds=max((r.training_seconds for r in group if r.training_seconds is not None), default=None),
             )
@@ -117,7 +117,7 @@ def _duration(seconds: float | None) -> str:
 def leaderboard_markdown(rows: Sequence[LeaderboardRow]) -> str:
     metric_headers = [m.label + (" ↓" if not m.higher_is_better else "") for m in Metric]
     headers = [
-        "config", "method", "model", "methodology", "languages", *metric_headers,
+        "config", "method", "model", "tuning_methodology", "languages", *metric_headers,
         f"p vs base ({SIGNIFICANCE_METRIC.label})", "segments", "training time", "execution",
     ]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
@@ -126,7 +126,7 @@ def leaderboard_markdown(rows: Sequence[LeaderboardRow]) -> str:
             _cell(row.config),
             _cell(row.method_kind),
             _cell(row.model),
-            _cell(row.methodology),
+            _cell(row.tuning_methodology),
             _cell(", ".join(row.languages)),
             *(_number(row.scores.get(m)) for m in Metric),
             _p_value(row.p_value),

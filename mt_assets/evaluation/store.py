@@ -49,7 +49,7 @@ _STALE_MODEL = (
 _LEADERBOARD = f"""
 select x.name, coalesce(c.name, m.name), m.kind, ev.metric, ev.score, ev.p_value, ev.segments,
        coalesce(m.llm_model, c.llm_model),
-       case when m.kind = 'fine_tuned' then coalesce(f.methodology, c.tuning_methodology) end,
+       case when m.kind = 'fine_tuned' then coalesce(f.tuning_methodology, c.tuning_methodology) end,
        (select array_agg(distinct l.scope_value order by l.scope_value)
           from llm.evaluation l
          where l.translation_method_id = ev.translation_method_id
@@ -172,10 +172,11 @@ def load_leaderboard(conn: psycopg.Connection) -> list[LeaderboardRecord]:
     return [
         LeaderboardRecord(
             execution=execution, config=config, method_kind=kind, metric=Metric(metric), score=score,
-            p_value=p_value, segments=segments, model=model, methodology=methodology,
+            p_value=p_value, segments=segments, model=model, tuning_methodology=tuning_methodology,
             languages=tuple(languages or ()), training_seconds=seconds,
         )
-        for execution, config, kind, metric, score, p_value, segments, model, methodology, languages, seconds in rows
+        for (execution, config, kind, metric, score, p_value, segments, model, tuning_methodology,
+             languages, seconds) in rows
     ]
 
 

@@ -59,7 +59,7 @@ class RemoteJobLayout:
 
 
 def remote_spec(job: TrainingJob, layout: RemoteJobLayout) -> TrainingJob:
-    """The job as the remote sees it: every path rewritten into the job directory. `model_source` is
+    """The job as the remote sees it: every path rewritten into the job directory. `llm_model` is
     kept: a hub id or pypi: package resolves on the remote; a local directory must exist there too."""
     return job.model_copy(update={
         "train_file": Path(f"{layout.dir}/{TRAIN_FILE}"),

@@ -99,9 +99,9 @@ def remote_spec(session: SSHSession, job: TranslationJob, layout: RemoteTranslat
     """The job as the remote sees it: input and caches in the remote layout, and local model and adapter
     directories uploaded (a hub id, gguf: or pypi: source resolves on the remote itself)."""
     update: dict[str, object] = {"input_file": Path(layout.input), "models_cache_dir": Path(layout.models_cache)}
-    source = Path(job.model_source).expanduser()
+    source = Path(job.llm_model).expanduser()
     if source.is_dir():
-        update["model_source"] = upload_directory(session, source, layout.uploads)
+        update["llm_model"] = upload_directory(session, source, layout.uploads)
     if job.adapter_dir is not None:
         update["adapter_dir"] = Path(upload_directory(session, job.adapter_dir, layout.uploads))
     return job.model_copy(update=update)

@@ -52,7 +52,9 @@ def verify(artefact: Path, sha256: str) -> None:
 def merge(adapter_dir: Path, out: Path) -> Path:
     """Write base + adapter merged into `out` (via a temporary sibling, so `out` is always whole)."""
     info = json.loads((adapter_dir / TRAINING_INFO).read_text())
-    if info["methodology"] == "qlora":
+    # an artefact trained before the rename (migration 0014) spells the key "methodology"
+    tuning_methodology = info.get("tuning_methodology", info.get("methodology"))
+    if tuning_methodology == "qlora":
         raise ExportError(
             "this adapter was trained on a 4-bit quantized base (qlora); merging into quantized weights "
             "loses the adapter's precision. Serve base + adapter instead, or retrain with lora"
@@ -65,7 +67,7 @@ def merge(adapter_dir: Path, out: Path) -> Path:
     cls = AutoModelForSeq2SeqLM if info["task"] == "seq2seq" else AutoModelForCausalLM
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    if info["methodology"] == "full":
+    if tuning_methodology == "full":
         shutil.copytree(adapter_dir, tmp)  # already a standalone model
     else:
         merged = PeftModel.from_pretrained(cls.from_pretrained(base_dir), adapter_dir).merge_and_unload()

@@ -127,9 +127,9 @@ def plan_job(
     tuning = cfg.llm_tuning_configs
     return TrainingJob(
         job_id=job,
-        model_source=cfg.llm_model,
+        llm_model=cfg.llm_model,
         task=tuning.task,
-        methodology=cfg.tuning_methodology,
+        tuning_methodology=cfg.tuning_methodology,
         source_language_code=tuning.languages.source if tuning.languages else None,
         target_language_code=tuning.languages.target if tuning.languages else None,
         prompt_template=cfg.training_prompt_template,
@@ -166,7 +166,7 @@ def prepare_job(
 @dataclass(frozen=True)
 class RegisteredModel:
     id: int
-    path: Path
+    artefact_dir: Path
     artefact_sha256: str
     metrics: dict[str, Any]
 
@@ -187,7 +187,7 @@ def succeeded(
         return None
     model = RegisteredModel(row[0], Path(row[1]), row[2], dict(row[3]))
     # an artefact deleted or edited since registration is trained again, not reused
-    if not model.path.is_dir() or directory_sha256(model.path)[1] != model.artefact_sha256:
+    if not model.artefact_dir.is_dir() or directory_sha256(model.artefact_dir)[1] != model.artefact_sha256:
         return None
     return model
 
@@ -204,17 +204,17 @@ def start(conn: psycopg.Connection, config: StoredConfig, run_id: str | None, sp
         )
         (model_id,) = conn.execute(
             "insert into llm.fine_tuned_models "
-            "(tuning_config_id, status, config_sha256, model_sha256, split_sha256, base_model, "
-            "methodology, dagster_run_id) "
-            "values (%(config_id)s, 'running', %(sha)s, %(model_sha)s, %(split_sha)s, %(base)s, %(methodology)s, "
-            "%(run_id)s) returning id",
+            "(tuning_config_id, status, config_sha256, model_sha256, split_sha256, llm_model, "
+            "tuning_methodology, dagster_run_id) "
+            "values (%(config_id)s, 'running', %(sha)s, %(model_sha)s, %(split_sha)s, %(llm_model)s, "
+            "%(tuning_methodology)s, %(run_id)s) returning id",
             {
                 "config_id": config.id,
                 "sha": config.config_sha256,
                 "model_sha": config.model_sha256,
                 "split_sha": split_sha256,
-                "base": config.config.llm_model,
-                "methodology": config.config.tuning_methodology,
+                "llm_model": config.config.llm_model,
+                "tuning_methodology": config.config.tuning_methodology,
                 "run_id": run_id,
             },
         ).fetchone()

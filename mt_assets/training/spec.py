@@ -32,9 +32,9 @@ class TrainingJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     job_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="config name + short config hash")
-    model_source: str = Field(description="hub id, local directory, gguf:PATH or pypi:PACKAGE")
+    llm_model: str = Field(description="hub id, local directory, gguf:PATH or pypi:PACKAGE")
     task: Literal["auto", "seq2seq", "causal"] = "auto"
-    methodology: Literal["lora", "qlora", "full"]
+    tuning_methodology: Literal["lora", "qlora", "full"]
     source_language_code: str | None = Field(None, description="model-side code, e.g. arb_Arab (seq2seq)")
     target_language_code: str | None = Field(None, description="model-side code, e.g. eng_Latn (seq2seq)")
     prompt_template: str | None = Field(None, description="decoder LLMs; see mt_assets.prompts")
@@ -66,8 +66,8 @@ class TrainingResult:
 
     job_id: str
     task: Literal["seq2seq", "causal"]
-    methodology: Literal["lora", "qlora", "full"]
-    model_source: str
+    tuning_methodology: Literal["lora", "qlora", "full"]
+    llm_model: str
     base_model_dir: str  # where the base model was resolved on the training host
     artefact_dir: str
     artefact_sha256: str  # models.artefacts.directory_sha256 over artefact_dir

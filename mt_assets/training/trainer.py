@@ -51,11 +51,11 @@ class Prepared:
 
 def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     """Everything before the first step; the bench shares it so both runs see the same data."""
-    modeling.require_cuda_for_qlora(job.methodology)
+    modeling.require_cuda_for_qlora(job.tuning_methodology)
     for warning in arguments.adapt_to_host(job.training_args, arguments.Host.detect())[1]:
         reporter.emit({"event": "warning", "message": warning})
     own = {key: job.training_args.get(key, default) for key, default in arguments.OWN_ARGS.items()}
-    model_dir = sources.resolve(job.model_source, job.models_cache_dir)
+    model_dir = sources.resolve(job.llm_model, job.models_cache_dir)
     task = model_kind(model_dir, job.task).kind
     limit = position_limit(model_dir)
     if limit is not None and own["max_length"] > limit:
@@ -90,7 +90,7 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     # PEFT draws LoRA's initial weights when it wraps the model, before Trainer seeds anything, and
     # torch starts every process from a random seed: seeded here, one config trains one adapter.
     seed_random(job)
-    model = modeling.load_model(model_dir, task, job.methodology, job.lora_config, job.model_source)
+    model = modeling.load_model(model_dir, task, job.tuning_methodology, job.lora_config, job.llm_model)
     forced_bos = None
     if task == "seq2seq" and codes.has_language_codes(tokenizer):
         targets = {
@@ -240,7 +240,7 @@ def _is_oom(exc: BaseException) -> bool:
 
 def run(job: TrainingJob, reporter: Reporter) -> TrainingResult:
     """Train, save `final/` and `result.json`; resumes from the newest complete checkpoint."""
-    modeling.require_cuda_for_qlora(job.methodology)
+    modeling.require_cuda_for_qlora(job.tuning_methodology)
     with checkpoints.claim(job.output_dir, job):
         return _train(job, reporter)
 
@@ -257,7 +257,7 @@ def _train(job: TrainingJob, reporter: Reporter) -> TrainingResult:
             "event": "start",
             "job_id": job.job_id,
             "task": prepared.task,
-            "methodology": job.methodology,
+            "tuning_methodology": job.tuning_methodology,
             "train_examples": len(prepared.train),
             "validation_examples": len(prepared.validation or []),
             "trainable_params": trainable,
@@ -291,8 +291,8 @@ def _train(job: TrainingJob, reporter: Reporter) -> TrainingResult:
     result = TrainingResult(
         job_id=job.job_id,
         task=prepared.task,
-        methodology=job.methodology,
-        model_source=job.model_source,
+        tuning_methodology=job.tuning_methodology,
+        llm_model=job.llm_model,
         base_model_dir=str(prepared.model_dir),
         artefact_dir=str(final),
         artefact_sha256=artefact_sha,
@@ -327,10 +327,10 @@ def save_final(prepared: Prepared, final: Path) -> Path:
     job = prepared.job
     info = {
         "job_id": job.job_id,
-        "model_source": job.model_source,
+        "llm_model": job.llm_model,
         "base_model_dir": str(prepared.model_dir),
         "task": prepared.task,
-        "methodology": job.methodology,
+        "tuning_methodology": job.tuning_methodology,
         "prompt_template": job.prompt_template,
         "source_language_code": job.source_language_code,
         "target_language_code": job.target_language_code,

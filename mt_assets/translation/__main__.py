@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from mt_assets.models.sources import ModelSourceError, check
 
     try:
-        check(job.model_source)  # a missing model fails fast, before torch loads
+        check(job.llm_model)  # a missing model fails fast, before torch loads
         from mt_assets.translation.generate import run_translation
 
         run_translation(job, _emit)

@@ -69,7 +69,7 @@ class Loaded:
 
 
 def load(job: TranslationJob) -> Loaded:
-    model_dir = sources.resolve(job.model_source, job.models_cache_dir)
+    model_dir = sources.resolve(job.llm_model, job.models_cache_dir)
     task = model_kind(model_dir, job.task).kind
     if task == "causal" and not job.prompt_template:
         raise TranslationError(f"{job.method}: a decoder LLM needs a prompt template")

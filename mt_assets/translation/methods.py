@@ -41,8 +41,8 @@ def method_name(config: str, kind: str) -> str:
 @dataclass(frozen=True)
 class FineTunedModel:
     id: int
-    path: str
-    base_model: str
+    artefact_dir: str
+    llm_model: str
     artefact_sha256: str | None
     split_sha256: str | None  # the train/validation rows it was trained on
 
@@ -87,14 +87,14 @@ def newest_model(conn: psycopg.Connection, config: StoredConfig) -> FineTunedMod
     """The newest succeeded model trained with the config's current model settings. A model
     registered before migration 0009 has no model hash; its config hash must match instead."""
     row = conn.execute(
-        "select id, pretrained_model_dir_path, coalesce(base_model, %(base)s), artefact_sha256, split_sha256 "
+        "select id, pretrained_model_dir_path, coalesce(llm_model, %(llm_model)s), artefact_sha256, split_sha256 "
         "from llm.fine_tuned_models where tuning_config_id = %(id)s and status = 'succeeded' "
         "and pretrained_model_dir_path is not null and case "
         "  when model_sha256 is not null then model_sha256 = %(model)s "
         "  else config_sha256 is null or config_sha256 = %(config)s end "
         "order by id desc limit 1",
         {
-            "base": config.llm_model,
+            "llm_model": config.llm_model,
             "id": config.id,
             "model": config.model_sha256,
             "config": config.config_sha256,
@@ -256,7 +256,7 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
             check_split(config, model)  # raising rolls back: nothing registered, nothing dropped
             tuned_generation = generation_config(config, FINE_TUNED, multiline)
             tuned_id, changed = _upsert_method(
-                conn, tuned_name, FINE_TUNED, config, model.base_model, model.id, tuned_generation
+                conn, tuned_name, FINE_TUNED, config, model.llm_model, model.id, tuned_generation
             )
             methods.append(Method(tuned_id, tuned_name, FINE_TUNED, config, tuned_generation, model))
             if changed:

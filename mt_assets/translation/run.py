@@ -68,26 +68,26 @@ def plan_job(
 ) -> TranslationJob:
     config, gen = method.config, method.generation
     codes = gen.get("languages") or {}
-    model_source, adapter = config.llm_model, None
+    llm_model, adapter = config.llm_model, None
     if method.kind == FINE_TUNED:
         model = method.model
-        path = Path(model.path)
-        if not path.is_dir():
+        artefact_dir = Path(model.artefact_dir)
+        if not artefact_dir.is_dir():
             raise TranslationError(
-                f"{method.name}: fine-tuned model {model.id} is missing its artefact {path}"
+                f"{method.name}: fine-tuned model {model.id} is missing its artefact {artefact_dir}"
             )
-        if model.artefact_sha256 and directory_sha256(path)[1] != model.artefact_sha256:
+        if model.artefact_sha256 and directory_sha256(artefact_dir)[1] != model.artefact_sha256:
             raise TranslationError(
-                f"{method.name}: artefact {path} no longer matches fine_tuned_models.id {model.id}'s checksum; "
+                f"{method.name}: artefact {artefact_dir} no longer matches fine_tuned_models.id {model.id}'s checksum; "
                 "materialize fine_tuned_model again"
             )
-        if (path / "adapter_config.json").is_file():
-            model_source, adapter = model.base_model, path
+        if (artefact_dir / "adapter_config.json").is_file():
+            llm_model, adapter = model.llm_model, artefact_dir
         else:  # full fine-tuning: the artefact is a whole model
-            model_source = str(path)
+            llm_model = str(artefact_dir)
     return TranslationJob(
         method=method.name,
-        model_source=model_source,
+        llm_model=llm_model,
         adapter_dir=adapter,
         task=gen["task"],
         source_language_code=codes.get("source"),

@@ -24,8 +24,8 @@ class TranslationJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     method: str = Field(description="translation_method.name the outputs belong to")
-    model_source: str = Field(description="hub id, local directory, gguf:PATH or pypi:PACKAGE")
-    adapter_dir: Path | None = Field(None, description="PEFT adapter applied on top of model_source")
+    llm_model: str = Field(description="hub id, local directory, gguf:PATH or pypi:PACKAGE")
+    adapter_dir: Path | None = Field(None, description="PEFT adapter applied on top of llm_model")
     task: Literal["auto", "seq2seq", "causal"] = "auto"
     source_language_code: str | None = Field(None, description="model-side code, e.g. arb_Arab (seq2seq)")
     target_language_code: str | None = Field(None, description="model-side code, e.g. eng_Latn (seq2seq)")
