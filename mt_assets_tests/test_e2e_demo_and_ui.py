@@ -6,50 +6,30 @@ GraphQL API succeeds, and headless Chromium finds the leaderboard table on the a
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from mt_assets_tests.cli_home import cli, quran_home
 from mt_assets_tests.dagster_ui import chromium, dagster_dev
-from mt_assets_tests.tiny_models import QURAN_CONFIG, tiny_m2m100
+from mt_assets_tests.tiny_models import tiny_m2m100
 
 CONFIG = "tiny-demo-ar-en"
 
 
-def _cli(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mt_assets.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout,
-    )
-
-
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    home = Path(tempfile.mkdtemp(prefix="mt-e2e-", dir="/tmp"))
-    home.chmod(0o755)  # the embedded server's own user must be able to enter it
-    configs = home / "configs"
-    configs.mkdir()
     model = tiny_m2m100(tmp_path_factory.mktemp("tiny") / "m2m100")
-    (configs / f"{CONFIG}.yaml").write_text(QURAN_CONFIG.format(name=CONFIG, model=model, description="the end-to-end test"))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MT_", "DAGSTER_"))}
-    env = {**clean, "MT_HOME": str(home / "state"), "MT_CONFIG_DIR": str(configs), "MT_RAW_DIR": str(home / "raw"),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    try:
+    with quran_home("mt-e2e-", (CONFIG,), model, "the end-to-end test") as env:
         yield env
-    finally:
-        _cli("db", "stop", env=env)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def demo_run(demo_env: dict[str, str]) -> subprocess.CompletedProcess:
-    return _cli("demo", "--configs", CONFIG, env=demo_env)
+    return cli("demo", "--configs", CONFIG, env=demo_env)
 
 
 def test_demo_runs_the_whole_graph_and_prints_the_leaderboard(demo_run, demo_env):
@@ -61,7 +41,7 @@ def test_demo_runs_the_whole_graph_and_prints_the_leaderboard(demo_run, demo_env
     assert CONFIG in table and "chrF++" in table and "BLEU" in table and "TER" in table
     assert "mt-assets dev" in table
 
-    url = _cli("db", "url", env=demo_env).stdout.strip()
+    url = cli("db", "url", env=demo_env).stdout.strip()
     counts = subprocess.run(
         ["psql", url, "-Atc",
          "select (select count(*) from llm.dataset), (select count(*) from llm.fine_tuned_models where status='succeeded'),"
@@ -76,7 +56,7 @@ def test_demo_runs_the_whole_graph_and_prints_the_leaderboard(demo_run, demo_env
 
 def test_ui_launches_a_run_and_shows_the_leaderboard(demo_run, demo_env, tmp_path):
     assert demo_run.returncode == 0, "the demo must have filled the database first"
-    exported = _cli("env", env=demo_env)
+    exported = cli("env", env=demo_env)
     assert exported.returncode == 0, exported.stderr
     env = dict(demo_env)
     for line in exported.stdout.splitlines():

@@ -6,19 +6,17 @@ files or Dagster's event log. Its own state, not the demo test's, so the two run
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from mt_assets_tests.cli_home import cli, quran_home
 from mt_assets_tests.sshd import SSHServer, running_sshd
-from mt_assets_tests.tiny_models import QURAN_CONFIG, tiny_m2m100
+from mt_assets_tests.tiny_models import tiny_m2m100
 
 CONFIG = "tiny-readme-ar-en"
 
@@ -82,26 +80,9 @@ def readme_script(ssh: SSHServer) -> str:
 
 @pytest.fixture
 def readme_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    home = Path(tempfile.mkdtemp(prefix="mt-readme-", dir="/tmp"))
-    home.chmod(0o755)  # the embedded server's own user must be able to enter it
-    configs = home / "configs"
-    configs.mkdir()
     model = tiny_m2m100(tmp_path / "m2m100")
-    for name in (CONFIG, SSH_CONFIG):
-        (configs / f"{name}.yaml").write_text(QURAN_CONFIG.format(name=name, model=model, description="the README test"))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MT_", "DAGSTER_"))}
-    env = {**clean, "MT_HOME": str(home / "state"), "MT_CONFIG_DIR": str(configs), "MT_RAW_DIR": str(home / "raw"),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    try:
+    with quran_home("mt-readme-", (CONFIG, SSH_CONFIG), model, "the README test") as env:
         yield env
-    finally:
-        _cli("db", "stop", env=env)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mt_assets.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
 
 
 def test_readme_commands_run_as_written(readme_env):
@@ -121,7 +102,7 @@ def test_readme_commands_run_as_written(readme_env):
     assert re.search(r"^\s*llm\s*\|\s*evaluation\s*\|\s*table", done.stdout, re.M)  # psql '\dt llm.*'
     assert SSH_CONFIG in done.stdout and "chrF++" in done.stdout  # the terminal leaderboard
 
-    url = _cli("db", "url", env=readme_env).stdout.strip()
+    url = cli("db", "url", env=readme_env).stdout.strip()
     rows = subprocess.run(
         ["psql", url, "-Atc",
          "select count(*) from llm.fine_tuned_models f join llm.tuning_configs c on c.id = f.tuning_config_id"

@@ -18,12 +18,12 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from mt_assets.models.artefacts import directory_sha256
-from mt_assets.remote.bundle import build_wheel, download_tree, job_dir, upload_bundle, upload_wheel
+from mt_assets.remote.bundle import download_tree, job_dir, upload_bundle
 from mt_assets.remote.commands import remote_join, validate_remote_path
 from mt_assets.remote.errors import ChecksumError, RemoteError
 from mt_assets.remote.process import ProcessStatus, RemoteProcess
 from mt_assets.remote.session import SSHSession
-from mt_assets.remote.venv import ensure_venv
+from mt_assets.remote.venv import job_python
 from mt_assets.training.spec import (
     FINAL_DIR,
     JOB_FILE,
@@ -120,10 +120,7 @@ def run_remote_training(
     """
     layout = RemoteJobLayout.for_job(session, job.job_id)
     if python is None:
-        wheel = build_wheel(wheel_cache_dir)
-        remote_wheel = upload_wheel(session, session.target.workdir, wheel)
-        python = ensure_venv(session, remote_wheel, wheel.sha256,
-                             install_dependencies=install_dependencies).python
+        python = job_python(session, wheel_cache_dir, install_dependencies)
     with tempfile.TemporaryDirectory(prefix="mt-remote-job-") as tmp:
         files = {JOB_FILE: remote_spec(job, layout).write(Path(tmp) / JOB_FILE), TRAIN_FILE: job.train_file}
         if job.validation_file:

@@ -20,17 +20,15 @@ from pydantic import SecretStr
 
 from mt_assets.models.artefacts import directory_sha256
 from mt_assets.remote.bundle import (
-    build_wheel,
     ensure_remote_dir,
     remote_manifest,
     upload_bundle,
-    upload_wheel,
 )
 from mt_assets.remote.commands import remote_join, validate_name, validate_remote_path
 from mt_assets.remote.errors import RemoteError
 from mt_assets.remote.process import ProcessStatus, RemoteProcess
 from mt_assets.remote.session import SSHSession
-from mt_assets.remote.venv import ensure_venv
+from mt_assets.remote.venv import job_python
 from mt_assets.translation.spec import TranslationJob
 
 log = logging.getLogger(__name__)
@@ -146,9 +144,7 @@ def run_remote_translation(
     """
     layout = RemoteTranslationLayout.for_job(session, translation_job_id(job))
     if python is None:
-        wheel = build_wheel(wheel_cache_dir)
-        remote_wheel = upload_wheel(session, session.target.workdir, wheel)
-        python = ensure_venv(session, remote_wheel, wheel.sha256, install_dependencies=install_dependencies).python
+        python = job_python(session, wheel_cache_dir, install_dependencies)
     process = RemoteProcess(session, layout.dir)
     current = process.status()
     offset = 0

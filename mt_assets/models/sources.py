@@ -100,10 +100,14 @@ def _check_hub(repo_id: str) -> None:
     try:
         model_info(repo_id, timeout=15)
     except Exception as exc:  # the hub client raises many types for "unreachable"
-        raise ModelSourceError(
-            f"model source {repo_id!r} is a hub id and the hub could not be reached (offline or blocked: "
-            f"{type(exc).__name__}); " + _OFFLINE_HINT.format(source=repo_id)
-        ) from exc
+        raise _unreachable(repo_id, exc) from exc
+
+
+def _unreachable(repo_id: str, exc: Exception) -> ModelSourceError:
+    return ModelSourceError(
+        f"model source {repo_id!r} is a hub id and the hub could not be reached (offline or blocked: "
+        f"{type(exc).__name__}); " + _OFFLINE_HINT.format(source=repo_id)
+    )
 
 
 def resolve(source: str, cache_dir: Path) -> Path:
@@ -126,10 +130,7 @@ def _hub_snapshot(repo_id: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, local_files_only=_offline()))
     except Exception as exc:  # the hub client raises many types for "unreachable"
-        raise ModelSourceError(
-            f"model source {repo_id!r} is a hub id and the hub could not be reached (offline or blocked: "
-            f"{type(exc).__name__}); " + _OFFLINE_HINT.format(source=repo_id)
-        ) from exc
+        raise _unreachable(repo_id, exc) from exc
 
 
 def _from_package(package: str, cache_dir: Path) -> Path:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
+from mt_assets.remote.bundle import build_wheel, upload_wheel
 from mt_assets.remote.commands import remote_join, run, validate_remote_path
 from mt_assets.remote.errors import CommandError
 from mt_assets.remote.session import SSHSession
@@ -93,3 +95,11 @@ def ensure_venv(
             f"{result.stderr.strip()[-3000:]}"
         )
     return RemoteVenv(**json.loads(result.stdout))
+
+
+def job_python(session: SSHSession, wheel_cache_dir: Path, install_dependencies: bool = True) -> str:
+    """The remote interpreter a job runs with: this package's wheel (built here when its sources
+    changed), uploaded once, installed into the job venv when its hash changed."""
+    wheel = build_wheel(wheel_cache_dir)
+    remote_wheel = upload_wheel(session, session.target.workdir, wheel)
+    return ensure_venv(session, remote_wheel, wheel.sha256, install_dependencies=install_dependencies).python
