@@ -168,7 +168,18 @@ CREATE TABLE llm.evaluation (
     segments integer NOT NULL,
     p_value double precision,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    control_score double precision,
+    control_sd double precision,
+    control_seeds integer,
+    meaning_margin double precision,
+    meaning_gain double precision,
+    meaning_gain_p double precision,
+    p_value_holm double precision,
+    flags text[] DEFAULT '{}'::text[] NOT NULL,
+    CONSTRAINT evaluation_control_seeds_check CHECK ((control_seeds > 0)),
+    CONSTRAINT evaluation_meaning_gain_p_check CHECK (((meaning_gain_p >= (0)::double precision) AND (meaning_gain_p <= (1)::double precision))),
     CONSTRAINT evaluation_metric_check CHECK ((metric = ANY (ARRAY['bleu'::text, 'chrf++'::text, 'ter'::text, 'comet'::text]))),
+    CONSTRAINT evaluation_p_value_holm_check CHECK (((p_value_holm >= (0)::double precision) AND (p_value_holm <= (1)::double precision))),
     CONSTRAINT evaluation_scope_check CHECK ((scope = ANY (ARRAY['all'::text, 'language'::text, 'edition'::text]))),
     CONSTRAINT evaluation_segments_check CHECK ((segments > 0))
 );
@@ -322,7 +333,9 @@ CREATE TABLE llm.translation (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     chrf_plus_plus double precision,
     sanitized text,
-    CONSTRAINT translation_chrf_plus_plus_check CHECK (((chrf_plus_plus >= (0)::double precision) AND (chrf_plus_plus <= (100)::double precision)))
+    match_score double precision,
+    CONSTRAINT translation_chrf_plus_plus_check CHECK (((chrf_plus_plus >= (0)::double precision) AND (chrf_plus_plus <= (100)::double precision))),
+    CONSTRAINT translation_match_score_check CHECK (((match_score >= (0)::double precision) AND (match_score <= (100)::double precision)))
 );
 
 --
@@ -336,6 +349,12 @@ COMMENT ON COLUMN llm.translation.chrf_plus_plus IS 'sentence-level chrF++ (sacr
 --
 
 COMMENT ON COLUMN llm.translation.sanitized IS 'null: stored as generated; else what mt_assets.translation.sanitize changed, e.g. "removed U+0000 x1"';
+
+--
+-- Name: COLUMN translation.match_score; Type: COMMENT; Schema: llm; Owner: -
+--
+
+COMMENT ON COLUMN llm.translation.match_score IS 'baseline:translation-memory only: fuzzy-match score (0-100) of the train source whose reference was output';
 
 --
 -- Name: translation_execution; Type: TABLE; Schema: llm; Owner: -
@@ -426,7 +445,7 @@ CREATE TABLE llm.translation_method (
     kind text DEFAULT 'base'::text NOT NULL,
     generation_config jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT translation_method_kind_check CHECK ((kind = ANY (ARRAY['base'::text, 'fine_tuned'::text])))
+    CONSTRAINT translation_method_kind_check CHECK ((kind = ANY (ARRAY['base'::text, 'fine_tuned'::text, 'baseline'::text])))
 );
 
 --
