@@ -11,7 +11,7 @@ from sacrebleu.significance import PairedTest
 
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.metrics import Metric, scorer
-from mt_assets.evaluation.significance import paired_significance, paired_significances
+from mt_assets.evaluation.significance import human_agreement, paired_significance, paired_significances
 
 WORDS = "the a cat dog sat ran on under mat house big small red old man woman".split()
 
@@ -116,3 +116,22 @@ def test_bad_inputs_raise(kwargs: dict, reason: str) -> None:
     args = {"baseline_hyps": SYSTEM_A, "system_hyps": SYSTEM_B, "references": REFS, "metric": Metric.CHRF}
     with pytest.raises(EvaluationError, match=reason):
         paired_significance(**{**args, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("metric", "delta", "expected"),
+    [
+        (Metric.CHRF, 3.05, "90%"),
+        (Metric.CHRF, -3.2, "90%"),
+        (Metric.CHRF, 3.04, "80%"),
+        (Metric.CHRF, 1.63, "80%"),
+        (Metric.CHRF, 1.62, "<80%"),
+        ("chrf", 2.0, "80%"),
+        (Metric.BLEU, 2.34, "80%"),
+        (Metric.BLEU, -2.33, "<80%"),
+        (Metric.BLEU, 10.0, "80%"),
+        (Metric.TER, 50.0, None),
+    ],
+)
+def test_human_agreement_follows_kocmi_2024(metric: Metric | str, delta: float, expected: str | None) -> None:
+    assert human_agreement(metric, delta) == expected

@@ -31,7 +31,12 @@ class Significance:
     metric: Metric
     baseline_score: float
     system_score: float
-    p_value: float  # two-sided: probability of a difference this large by chance
+    # Not a two-sided probability. For the bootstrap: the share of resamples whose absolute
+    # difference, less the resamples' mean absolute difference, exceeds the observed absolute
+    # difference, (count + 1) / (n + 1) (see `paired_significances`). For randomization: the
+    # share of random swaps of the two systems' segments giving an absolute difference above
+    # the observed one, (count + 1) / (n + 1).
+    p_value: float
     system_mean: float  # mean of the system's bootstrap resamples
     system_ci: float  # half-width of their 95% interval
     signature: str  # the metric's signature plus bs:N and seed:S
@@ -139,3 +144,29 @@ def paired_significance(
     seed: int = DEFAULT_SEED,
 ) -> Significance:
     return paired_significances(baseline_hyps, system_hyps, references, (metric,), n, seed)[metric]
+
+
+# Kocmi et al. 2024, "Navigating the Metrics Maze: Reconciling Score Magnitudes and Accuracies"
+# (ACL), table of the metric delta at which a system-level difference agrees with human
+# pairwise rankings with a given accuracy. chrF (and chrF++, which they treat alike here):
+# 1.63 points -> 80%, 3.05 -> 90%; BLEU: 2.34 -> 80%. Largest threshold first.
+_HUMAN_AGREEMENT: dict[Metric, tuple[tuple[float, str], ...]] = {
+    Metric.CHRF: ((3.05, "90%"), (1.63, "80%")),
+    Metric.BLEU: ((2.34, "80%"),),
+}
+
+
+def human_agreement(metric: Metric | str, delta: float) -> str | None:
+    """How often humans would agree with a score difference of `delta` (either sign):
+    "90%", "80%" or "<80%" for chrF/chrF++ and BLEU; None for a metric the paper gives no
+    threshold for (TER). `metric` is a `Metric` or its value ("chrf++", "bleu", "ter";
+    "chrf" is read as chrF++)."""
+    if isinstance(metric, str) and not isinstance(metric, Metric):
+        metric = Metric.CHRF if metric.lower() == "chrf" else Metric(metric.lower())
+    thresholds = _HUMAN_AGREEMENT.get(metric)
+    if thresholds is None:
+        return None
+    for threshold, agreement in thresholds:
+        if abs(delta) >= threshold:
+            return agreement
+    return "<80%"
