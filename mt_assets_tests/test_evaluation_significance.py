@@ -135,3 +135,12 @@ def test_bad_inputs_raise(kwargs: dict, reason: str) -> None:
 )
 def test_human_agreement_follows_kocmi_2024(metric: Metric | str, delta: float, expected: str | None) -> None:
     assert human_agreement(metric, delta) == expected
+
+
+def test_randomization_is_offered_and_signed_as_ar() -> None:
+    result = paired_significance(GARBAGE, REFS, REFS, Metric.CHRF, n=200, test="randomization")
+    assert result.p_value < 0.05 and "ar:200" in result.signature
+    same = paired_significance(SYSTEM_A, SYSTEM_A, REFS, Metric.CHRF, n=200, test="randomization")
+    assert same.p_value == 1.0
+    with pytest.raises(EvaluationError, match="unknown significance test 'coin'"):
+        paired_significance(SYSTEM_A, SYSTEM_B, REFS, Metric.CHRF, test="coin")  # type: ignore[arg-type]

@@ -246,3 +246,21 @@ def test_evaluate_execution_of_nothing_raises_and_writes_nothing(conn: psycopg.C
     assert _stored(conn) == []
     with pytest.raises(EvaluationError, match=f"translation execution {execution + 1000} has no translations"):
         evaluate_execution(conn, execution + 1000)
+
+
+def test_the_control_meaning_gain_and_flags_are_stored(conn: psycopg.Connection, execution: int) -> None:
+    scores = evaluate(load_rows(conn, execution), baseline_method(conn, execution), n=100)
+    write_scores(conn, execution, scores)
+    stored = conn.execute(
+        "select m.name, e.scope, e.scope_value, e.metric, e.control_score, e.control_sd, e.control_seeds, "
+        "e.meaning_margin, e.meaning_gain, e.meaning_gain_p, e.p_value_holm, e.flags "
+        "from llm.evaluation e join llm.translation_method m on m.id = e.translation_method_id"
+    ).fetchall()
+    expected = {(s.method, s.key.scope.value, s.key.value, s.metric.value): s for s in scores}
+    for method, scope, value, metric, *fields, flags in stored:
+        ours = expected[(method, scope, value, metric)]
+        assert fields == [ours.control_score, ours.control_sd, ours.control_seeds, ours.meaning_margin,
+                          ours.meaning_gain, ours.meaning_gain_p, ours.p_value_holm]
+        assert tuple(flags) == ours.flags
+    tuned = expected[("tiny-lora-fine-tuned", "all", "", "chrf++")]
+    assert tuned.control_seeds == 10 and tuned.meaning_gain_p is not None and tuned.p_value_holm is not None

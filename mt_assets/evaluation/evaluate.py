@@ -1,21 +1,37 @@
 """One evaluation of an execution: corpus scores of every method in every scope, and each
-method's paired significance against the baseline method on exactly the same segments."""
+method's paired significance against the baseline method on exactly the same segments.
+
+Over the whole test set (scope 'all') every metric row also carries the style control
+(`control.py`: control score, its sd over the seeds, the meaning margin) and the method's
+flags (`flags.py`, the same list on each metric row). Against the base method, every metric
+row gets the meaning gain (margin minus the base's margin); only chrF++, the metric the gate
+and the ranking use, gets its paired-bootstrap p-value (meaning_gain_p) and the Holm-adjusted
+p-value across the execution's comparisons (p_value_holm). Other scopes leave these None.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from mt_assets.evaluation.control import CONTROL_SEEDS, control, meaning_gain, system_statistics
 from mt_assets.evaluation.errors import EvaluationError
+from mt_assets.evaluation.flags import STYLE_ONLY, output_flags, style_only
 from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.rows import TranslationRow, check_rows
-from mt_assets.evaluation.scopes import ScopeKey, group_by_scope, scores_by_scope
+from mt_assets.evaluation.scopes import Scope, ScopeKey, group_by_scope, scores_by_scope
 from mt_assets.evaluation.significance import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     MIN_TEST_SEGMENTS,
+    Test,
+    holm,
     paired_significances,
 )
+
+MEANING_METRIC = Metric.CHRF
+DEFAULT_ALPHA = 0.05
+ALL = ScopeKey(Scope.ALL, "")
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,15 @@ class EvaluationScore:
     signature: str
     segments: int
     p_value: float | None  # vs the baseline; None for the baseline itself and for small scopes
+    # Scope 'all' only (None elsewhere, and below MIN_TEST_SEGMENTS segments); see the module doc.
+    control_score: float | None = None
+    control_sd: float | None = None
+    control_seeds: int | None = None
+    meaning_margin: float | None = None
+    meaning_gain: float | None = None  # vs the baseline
+    meaning_gain_p: float | None = None  # chrF++ only
+    p_value_holm: float | None = None  # chrF++ only
+    flags: tuple[str, ...] = ()
 
 
 def check_coverage(rows: Sequence[TranslationRow]) -> None:
@@ -47,15 +72,28 @@ def check_coverage(rows: Sequence[TranslationRow]) -> None:
             )
 
 
+def control_skipped(rows: Sequence[TranslationRow]) -> str | None:
+    """Why the style control was not computed, or None when it was."""
+    segments = len({row.dataset_id for row in rows})
+    if segments < MIN_TEST_SEGMENTS:
+        return (
+            f"style control skipped: {segments} test segments, need {MIN_TEST_SEGMENTS} "
+            "(no control score, margin, meaning gain or style-only flag; enlarge the test split)"
+        )
+    return None
+
+
 def evaluate(
     rows: Sequence[TranslationRow],
     baseline: str | None,
     n: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    test: Test = "bootstrap",
+    alpha: float = DEFAULT_ALPHA,
 ) -> list[EvaluationScore]:
     """Score an execution's translations (`store.load_rows`) and test every method against
-    `baseline` (`store.baseline_method`; None skips the tests). Raises EvaluationError rather
-    than return a score it cannot stand behind."""
+    `baseline` (`store.baseline_method`; None skips the tests) with `test`. Raises
+    EvaluationError rather than return a score it cannot stand behind."""
     check_rows(rows)
     check_coverage(rows)
     methods = {row.method for row in rows}
@@ -82,6 +120,7 @@ def evaluate(
                     metrics=[s.metric for s in result.scores],
                     n=n,
                     seed=seed,
+                    test=test,
                 )
             except EvaluationError as err:
                 raise EvaluationError(f"method {result.method!r} vs {baseline!r}, {result.key}: {err}") from None
@@ -100,4 +139,54 @@ def evaluate(
                     p_value=p_values.get(score.metric),
                 )
             )
-    return evaluated
+    return _with_control(evaluated, groups, baseline, n, seed, alpha)
+
+
+def _with_control(
+    scores: list[EvaluationScore],
+    groups: dict[tuple[str, ScopeKey], list[TranslationRow]],
+    baseline: str | None,
+    n: int,
+    seed: int,
+    alpha: float,
+) -> list[EvaluationScore]:
+    """Scope 'all' rows with the control, meaning gain, Holm p-value and flags filled in."""
+    overall = {(s.method, s.metric): s for s in scores if s.key == ALL}
+    methods = sorted({method for method, _ in overall})
+    flags = {m: output_flags(groups[(m, ALL)]) for m in methods}
+    updates: dict[tuple[str, Metric], dict] = {key: {} for key in overall}
+    if control_skipped(groups[(methods[0], ALL)]) is None:
+        for metric in {metric for _, metric in overall}:
+            stats = {
+                m: system_statistics(
+                    metric, [r.hypothesis for r in groups[(m, ALL)]], [r.reference for r in groups[(m, ALL)]]
+                )
+                for m in methods
+            }
+            controls = {m: control(s) for m, s in stats.items()}
+            for m, c in controls.items():
+                updates[(m, metric)].update(
+                    control_score=c.control_score, control_sd=c.control_sd,
+                    control_seeds=len(CONTROL_SEEDS), meaning_margin=c.meaning_margin,
+                )
+                if baseline is None or m == baseline:
+                    continue
+                if metric is MEANING_METRIC:
+                    gain = meaning_gain(stats[m], stats[baseline], n=n, seed=seed)
+                    updates[(m, metric)].update(meaning_gain=gain.gain, meaning_gain_p=gain.p_value)
+                else:
+                    updates[(m, metric)]["meaning_gain"] = c.meaning_margin - controls[baseline].meaning_margin
+    if baseline is not None:
+        tested = [m for m in methods if m != baseline and overall[(m, MEANING_METRIC)].p_value is not None]
+        adjusted = holm([overall[(m, MEANING_METRIC)].p_value for m in tested])
+        for m, p in zip(tested, adjusted, strict=True):
+            updates[(m, MEANING_METRIC)]["p_value_holm"] = p
+        for m in tested:
+            row = overall[(m, MEANING_METRIC)]
+            gain = row.score - overall[(baseline, MEANING_METRIC)].score
+            if style_only(gain, row.p_value, updates[(m, MEANING_METRIC)].get("meaning_gain_p"), alpha):
+                flags[m] = [STYLE_ONLY, *flags[m]]
+    return [
+        replace(s, **updates[(s.method, s.metric)], flags=tuple(flags[s.method])) if s.key == ALL else s
+        for s in scores
+    ]

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 from sacrebleu.significance import PairedTest
 
@@ -21,6 +22,10 @@ DEFAULT_SEED = 12345
 # segment every resample equals the sample and sacrebleu reports p = 1/(n+1) for any
 # difference, and with 3 or 4 segments that all moved the same way it still reports p = 0.001.
 MIN_TEST_SEGMENTS = 10
+
+Test = Literal["bootstrap", "randomization"]
+# sacrebleu's names: paired bootstrap resampling, approximate randomization.
+_TEST_TYPES = {"bootstrap": "bs", "randomization": "ar"}
 
 _SEED_VARIABLE = "SACREBLEU_SEED"
 _SEED_LOCK = threading.Lock()
@@ -76,8 +81,22 @@ def paired_significances(
     metrics: Sequence[Metric] = tuple(Metric),
     n: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    test: Test = "bootstrap",
 ) -> dict[Metric, Significance]:
-    """Segment i of both systems translates the same source and has references[i]."""
+    """Segment i of both systems translates the same source and has references[i].
+
+    `test` "bootstrap" is sacrebleu's paired bootstrap (test_type "bs"): with the observed
+    difference d and n resampled differences d*_b on the same resampled segment indices for
+    both systems, p = (#{b : |d*_b| - mean |d*| > |d|} + 1) / (n + 1), the share of the
+    absolute resampled differences, shifted to mean zero as a stand-in for the null, that
+    exceed |d|. It is neither signed (a loss and a gain of one size get one p) nor the
+    textbook two-sided bootstrap p-value. "randomization" is sacrebleu's approximate
+    randomization (test_type "ar", Riezler and Maxwell 2005): in each of n trials every
+    segment's two outputs are swapped with probability 1/2, and p = (#{trials with
+    |score difference| > |d|} + 1) / (n + 1), a two-sided permutation p-value. The signature
+    says which (bs:N or ar:N)."""
+    if test not in _TEST_TYPES:
+        raise EvaluationError(f"unknown significance test {test!r}: use one of {', '.join(_TEST_TYPES)}")
     if n < 1:
         raise EvaluationError(f"the bootstrap needs at least one resample, got n={n}")
     if seed < 1:
@@ -106,8 +125,10 @@ def paired_significances(
             systems,
             {metric.value: obj for metric, obj in scorers.items()},
             [list(references)],
-            test_type="bs",
+            test_type=_TEST_TYPES[test],
             n_samples=n,
+            # the confidence interval of the system's score, by bootstrap, for either test
+            n_ar_confidence=n if test == "randomization" else -1,
             n_jobs=1,
         )
         signatures, results = test()
@@ -142,8 +163,9 @@ def paired_significance(
     metric: Metric,
     n: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    test: Test = "bootstrap",
 ) -> Significance:
-    return paired_significances(baseline_hyps, system_hyps, references, (metric,), n, seed)[metric]
+    return paired_significances(baseline_hyps, system_hyps, references, (metric,), n, seed, test)[metric]
 
 
 # Kocmi et al. 2024, "Navigating the Metrics Maze: Reconciling Score Magnitudes and Accuracies"
@@ -154,6 +176,18 @@ _HUMAN_AGREEMENT: dict[Metric, tuple[tuple[float, str], ...]] = {
     Metric.CHRF: ((3.05, "90%"), (1.63, "80%")),
     Metric.BLEU: ((2.34, "80%"),),
 }
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of m p-values, in their given order: sorted ascending,
+    p_(i) becomes max over j <= i of min(1, (m - j + 1) p_(j))."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [0.0] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def human_agreement(metric: Metric | str, delta: float) -> str | None:

@@ -32,11 +32,15 @@ order by m.name, d.id
 
 _UPSERT = """
 insert into llm.evaluation
-    (translation_method_id, translation_execution_id, scope, scope_value, metric, score, signature, segments, p_value)
-values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    (translation_method_id, translation_execution_id, scope, scope_value, metric, score, signature, segments, p_value,
+     control_score, control_sd, control_seeds, meaning_margin, meaning_gain, meaning_gain_p, p_value_holm, flags)
+values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 on conflict on constraint evaluation_key do update set
     score = excluded.score, signature = excluded.signature, segments = excluded.segments,
-    p_value = excluded.p_value, created_at = now()
+    p_value = excluded.p_value, control_score = excluded.control_score, control_sd = excluded.control_sd,
+    control_seeds = excluded.control_seeds, meaning_margin = excluded.meaning_margin,
+    meaning_gain = excluded.meaning_gain, meaning_gain_p = excluded.meaning_gain_p,
+    p_value_holm = excluded.p_value_holm, flags = excluded.flags, created_at = now()
 returning id
 """
 
@@ -134,7 +138,8 @@ def write_scores(conn: psycopg.Connection, execution_id: int, scores: Sequence[E
             row = conn.execute(
                 _UPSERT,
                 (method_ids[s.method], execution_id, s.key.scope.value, s.key.value, s.metric.value,
-                 s.score, s.signature, s.segments, s.p_value),
+                 s.score, s.signature, s.segments, s.p_value, s.control_score, s.control_sd, s.control_seeds,
+                 s.meaning_margin, s.meaning_gain, s.meaning_gain_p, s.p_value_holm, list(s.flags)),
             ).fetchone()
             kept.append(row[0])
         conn.execute(
