@@ -34,7 +34,8 @@ def test_gate_passes_a_better_fine_tuned_method() -> None:
     assert result.passed
     assert not result.worse
     assert result.method_score > result.baseline_score
-    assert "not significantly worse" in result.description
+    assert result.meaning_gain > 0
+    assert "not significantly less meaning" in result.description
 
 
 def test_gate_fails_a_planted_worse_fine_tuned_method() -> None:
@@ -42,7 +43,22 @@ def test_gate_fails_a_planted_worse_fine_tuned_method() -> None:
     assert result.worse
     assert result.p_value < 0.05
     assert not result.passed
-    assert result.description.startswith(f"tuned (chrF++ {result.method_score:.2f}) is significantly worse than base")
+    assert result.meaning_gain < 0 and result.meaning_gain_p < 0.05
+    assert result.description.startswith("tuned carries significantly less meaning than base: meaning gain -")
+    assert f"raw chrF++ {result.method_score:.2f} vs {result.baseline_score:.2f}" in result.description
+
+
+def test_gate_fails_a_style_copy_that_wins_raw_chrf() -> None:
+    rows = _rows(0.2)
+    refs = {r.dataset_id: r.reference for r in rows}
+    # 'tuned' outputs the reference of the next row: the style, none of the meaning
+    rows = [r if r.method == "base" else TranslationRow(r.translation_id, r.dataset_id, r.method, r.language,
+            r.edition, refs[(r.dataset_id + 1) % len(refs)], r.reference) for r in rows]
+    rows = [r if r.method == "tuned" else TranslationRow(r.translation_id, r.dataset_id, r.method, r.language,
+            r.edition, r.reference.split()[0], r.reference) for r in rows]
+    result = not_worse_than_baseline(evaluate(rows, "base", n=300), "tuned", "base")
+    assert result.method_score > result.baseline_score  # raw chrF++ would let it through
+    assert not result.passed
 
 
 def test_gate_tolerates_a_worse_score_that_is_not_significant() -> None:
