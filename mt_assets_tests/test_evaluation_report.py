@@ -10,9 +10,14 @@ import pytest
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.evaluate import evaluate
 from mt_assets.evaluation.gate import not_worse_than_baseline
-from mt_assets.evaluation.report import scores_markdown, segments_markdown
+from mt_assets.evaluation.report import (
+    control_markdown,
+    differences_markdown,
+    scores_markdown,
+    segments_markdown,
+)
 from mt_assets.evaluation.rows import TranslationRow
-from mt_assets.evaluation.segments import score_segments, worst_segments
+from mt_assets.evaluation.segments import most_different, score_segments, worst_segments
 
 WORDS = "the a cat dog sat ran on under mat house big small red old man woman".split()
 
@@ -104,3 +109,19 @@ def test_segments_markdown_shows_the_worst_with_escaped_text() -> None:
     assert "x" * 300 not in table and "…" in table
     for s in worst:
         assert f"| {s.row.translation_id} |" in table and f"{s.score:.2f}" in table
+
+
+def test_control_and_differences_markdown() -> None:
+    rows = _rows(0.9)
+    scores = evaluate(rows, "base", n=100)
+    table = control_markdown(scores)
+    assert len(table.strip().splitlines()) == 2 + 2 * 3  # methods x metrics, scope 'all' only
+    tuned = next(s for s in scores if s.method == "tuned" and s.key.scope.value == "all" and s.metric.value == "chrf++")
+    assert f"{tuned.control_score:.2f} ± {tuned.control_sd:.2f}" in table
+    assert f"({tuned.meaning_gain_p:.4f})" in table
+    pairs = most_different(score_segments(rows), "tuned", "base", k=4)
+    gaps = [abs(a.score - b.score) for a, b in pairs]
+    assert len(pairs) == 4 and gaps == sorted(gaps, reverse=True)
+    assert all(a.row.dataset_id == b.row.dataset_id for a, b in pairs)
+    diff = differences_markdown(pairs)
+    assert f"| {pairs[0][0].row.dataset_id} |" in diff and f"{pairs[0][0].score:.2f}" in diff

@@ -235,6 +235,8 @@ def test_evaluate_execution_stores_everything_and_reports_the_worst(
     assert outcome.worst[0].score == pytest.approx(lowest)
     assert f"{outcome.worst[0].score:.2f}" in outcome.worst_markdown
     assert "| tiny-lora-fine-tuned | all |" in outcome.scores_markdown
+    assert len(outcome.differences) == 3 and outcome.differences[0][0].row.source.startswith("source ")
+    assert outcome.notes == () and "| tiny-lora-fine-tuned | chrF++ |" in outcome.control_markdown
 
 
 def test_evaluate_execution_of_nothing_raises_and_writes_nothing(conn: psycopg.Connection, execution: int) -> None:

@@ -17,6 +17,7 @@ class TranslationRow:
     edition: str  # dataset_editions.name
     hypothesis: str
     reference: str
+    source: str = ""  # the source text, shown beside the outputs in the step's metadata
 
 
 def check_rows(rows: Sequence[TranslationRow]) -> None:

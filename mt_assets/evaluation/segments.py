@@ -1,4 +1,5 @@
-"""Sentence-level chrF++ for every translation, so the worst segments can be listed."""
+"""Sentence-level chrF++ for every translation, so the worst segments, and those where two
+methods differ most, can be listed."""
 
 from __future__ import annotations
 
@@ -63,3 +64,15 @@ def worst_segments(segments: Sequence[SegmentScore], k: int = 10, method: str | 
         raise EvaluationError(f"k must be >= 0, got {k}")
     chosen = [s for s in segments if method is None or s.row.method == method]
     return sorted(chosen, key=lambda s: (s.score, s.row.translation_id))[:k]
+
+
+def most_different(
+    segments: Sequence[SegmentScore], method: str, other: str, k: int = 10
+) -> list[tuple[SegmentScore, SegmentScore]]:
+    """The k segments where `method` and `other` differ most in sentence chrF++, as
+    (method's, other's) pairs, the largest absolute difference first, ties by dataset row."""
+    if k < 0:
+        raise EvaluationError(f"k must be >= 0, got {k}")
+    theirs = {s.row.dataset_id: s for s in segments if s.row.method == other}
+    pairs = [(s, theirs[s.row.dataset_id]) for s in segments if s.row.method == method and s.row.dataset_id in theirs]
+    return sorted(pairs, key=lambda p: (-abs(p[0].score - p[1].score), p[0].row.dataset_id))[:k]

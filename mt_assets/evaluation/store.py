@@ -19,7 +19,7 @@ from mt_assets.evaluation.scopes import Scope
 from mt_assets.evaluation.segments import SegmentScore
 
 _ROWS = """
-select t.id, d.id, m.name, d.source_language, e.name, t.translated_text, d.official_translate
+select t.id, d.id, m.name, d.source_language, e.name, t.translated_text, d.official_translate, d.source_text
 from llm.translation t
 join llm.translation_method m on m.id = t.translation_method_id
 join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id
