@@ -195,7 +195,8 @@ def test_gate_fails_for_a_worse_fine_tuned_method(db_url):
     instance.add_dynamic_partitions("tuning_configs", ["planted"])
     resources = {"database": DatabaseResource(url=db_url)}
     lenient = {"ops": {"evaluation": {"config": {"gate_severity": "WARN"}}}}
-    # ERROR by default; WARN when the run config asks for it
+    # ERROR by default, and blocking: the run fails, so nothing downstream would run; WARN
+    # when the run config asks for it, and then the run succeeds
     for run_config, severity in ((None, dg.AssetCheckSeverity.ERROR), (lenient, dg.AssetCheckSeverity.WARN)):
         result = dg.materialize(
             [evaluation],
@@ -203,12 +204,15 @@ def test_gate_fails_for_a_worse_fine_tuned_method(db_url):
             resources=resources,
             partition_key="planted",
             run_config=run_config,
+            raise_on_error=False,
         )
         (gate,) = result.get_asset_check_evaluations()
         assert not gate.passed and gate.severity == severity
-        assert gate.metadata["decided"].value is True and gate.metadata["p_value"].value < 0.05
+        assert result.success is (severity == dg.AssetCheckSeverity.WARN)
+        assert gate.metadata["decided"].value is True and gate.metadata["meaning_gain_p"].value < 0.05
+        assert gate.metadata["meaning_gain"].value < 0
         assert gate.metadata["fine_tuned_score"].value < gate.metadata["base_score"].value
-        assert "significantly worse than" in gate.description
+        assert "significantly less meaning than" in gate.description
 
 
 def test_gate_is_not_decided_on_too_few_segments(db_url):

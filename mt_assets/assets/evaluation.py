@@ -10,6 +10,7 @@ from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.gate import DEFAULT_ALPHA, not_worse_than_baseline
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
 from mt_assets.evaluation.run import evaluate_execution
+from mt_assets.evaluation.significance import Test
 from mt_assets.evaluation.store import execution_id, fine_tuned_methods, hidden_scores, load_leaderboard
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
@@ -18,9 +19,12 @@ GATE_CHECK = "fine_tuned_not_worse_than_base"
 
 
 class EvaluationConfig(dg.Config):
-    # A fine-tuned model significantly worse than its base is an error unless the run config says WARN.
+    # A fine-tuned model with significantly less meaning than its base is an error, which stops
+    # the downstream assets (the check is blocking), unless the run config says WARN.
     gate_severity: Literal["WARN", "ERROR"] = "ERROR"
     gate_alpha: float = DEFAULT_ALPHA
+    # sacrebleu's paired bootstrap ("bootstrap") or approximate randomization ("randomization")
+    significance_test: Test = "bootstrap"
 
 
 @dg.asset(
@@ -28,12 +32,20 @@ class EvaluationConfig(dg.Config):
     deps=[translations],
     group_name="evaluation",
     description="sacrebleu BLEU, chrF++ and TER per method (overall, per language, per edition) with "
-    "signatures, paired bootstrap p-values against the base method, segment chrF++; into llm.evaluation.",
+    "signatures, paired bootstrap (or, by run config, approximate randomization) p-values against the base "
+    "method with Holm's correction, segment chrF++; overall, each method's style control (scores against "
+    "10 derangements of the references), meaning margin, meaning gain over the base with its p-value, and "
+    "flags (style-only, source-script, length-ratio); into llm.evaluation. The gate check is blocking: a "
+    "fine-tuned model with significantly less meaning than its base stops the downstream assets, unless "
+    "the run config sets `gate_severity: WARN` (ops: evaluation: config: gate_severity: WARN).",
     check_specs=[
         dg.AssetCheckSpec(
             GATE_CHECK,
             asset="evaluation",
-            description="The fine-tuned method is not significantly worse than the base method on chrF++.",
+            blocking=True,
+            description="The fine-tuned method's chrF++ meaning gain over the base method (its margin over "
+            "the deranged-reference control minus the base's) is not significantly negative. Blocking at "
+            "ERROR severity; `gate_severity: WARN` in the run config lets downstream run anyway.",
         )
     ],
 )
@@ -47,10 +59,12 @@ def evaluation(
                 f"no translation execution {context.partition_key!r}: materialize translations first"
             )
         try:
-            outcome = evaluate_execution(conn, execution)
+            outcome = evaluate_execution(conn, execution, test=config.significance_test)
         except EvaluationError as err:
             raise dg.Failure(str(err)) from None
         context.log.info(comet_setup().message)
+        for note in outcome.notes:
+            context.log.warning(note)
         tuned = fine_tuned_methods(conn, execution)
     return dg.MaterializeResult(
         metadata={
@@ -58,7 +72,11 @@ def evaluation(
             "baseline": outcome.baseline or "none",
             "translations": outcome.translations,
             "scores": dg.MetadataValue.md(outcome.scores_markdown),
+            "significance_test": outcome.test,
+            "control": dg.MetadataValue.md(outcome.control_markdown),
+            "control_notes": dg.MetadataValue.md("\n".join(f"- {note}" for note in outcome.notes) or "none"),
             "worst_segments": dg.MetadataValue.md(outcome.worst_markdown),
+            "tuned_vs_base_segments": dg.MetadataValue.md(outcome.differences_markdown),
         },
         check_results=[_gate(outcome, tuned, config)],
     )
@@ -94,6 +112,9 @@ def _gate(outcome, tuned: list[str], config: EvaluationConfig) -> dg.AssetCheckR
         metadata={
             "decided": True,
             "metric": gate.metric.label,
+            "meaning_gain": gate.meaning_gain,
+            "meaning_gain_p": gate.meaning_gain_p,
+            # raw chrF++, kept for the record; the gate decides on the meaning gain
             "fine_tuned_score": gate.method_score,
             "base_score": gate.baseline_score,
             "p_value": gate.p_value,
