@@ -12,14 +12,13 @@ from mt_assets.db import urls
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.evaluate import evaluate
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows
+from mt_assets.evaluation.leaderboard_store import hidden_scores, load_leaderboard
 from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.run import evaluate_execution
 from mt_assets.evaluation.scopes import Scope
 from mt_assets.evaluation.segments import score_segments
 from mt_assets.evaluation.store import (
     baseline_method,
-    hidden_scores,
-    load_leaderboard,
     load_rows,
     write_scores,
     write_segment_scores,

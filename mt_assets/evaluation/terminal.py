@@ -8,7 +8,7 @@ import sys
 from mt_assets.db.connection import connect
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows
-from mt_assets.evaluation.store import load_leaderboard
+from mt_assets.evaluation.leaderboard_store import load_leaderboard
 
 
 def print_leaderboard(url: str) -> int:
