@@ -33,8 +33,14 @@ def test_evaluation_logs_one_comet_line(db_url, monkeypatch):
     _planted(db_url, "planted", 12)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("tuning_configs", ["planted"])
+    # The planted fine-tuned outputs fail the (blocking) gate; this test is about COMET, so it
+    # takes the documented override.
     result = dg.materialize(
-        [evaluation], instance=instance, resources={"database": DatabaseResource(url=db_url)}, partition_key="planted"
+        [evaluation],
+        instance=instance,
+        resources={"database": DatabaseResource(url=db_url)},
+        partition_key="planted",
+        run_config={"ops": {"evaluation": {"config": {"gate_severity": "WARN"}}}},
     )
     lines = [e.message for e in instance.all_logs(result.run_id) if "COMET" in (e.message or "")]
     assert lines == ["COMET skipped: MT_COMET_MODEL is not set (a local directory holding a COMET checkpoint)"]
