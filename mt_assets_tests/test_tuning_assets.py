@@ -5,10 +5,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mt_assets.assets import tuning
+from mt_assets.assets import training, tuning
 from mt_assets.db.connection import connect
+from mt_assets.launchers.base import Launcher
 from mt_assets.resources import DatabaseResource
-from mt_assets.tuning import libraries, store
+from mt_assets.tuning import distribution, libraries, store
 
 DECODER = """\
 name: {name}
@@ -103,8 +104,9 @@ def run(mt_env):
         defs = dg.Definitions(
             assets=[tuning.tuning_dataset_distribution], asset_checks=CHECKS, jobs=[job], resources=resources
         )
+        # A failed blocking check fails its step (and the run): read the evaluation all the same.
         result = defs.resolve_job_def("check_only").execute_in_process(
-            instance=instance, tags={"dagster/partition": partition}
+            instance=instance, tags={"dagster/partition": partition}, raise_on_error=False
         )
         return next(e for e in result.get_asset_check_evaluations() if e.check_name == name)
 
@@ -280,6 +282,57 @@ def test_leak_check_catches_a_planted_duplicate(run):
     assert not leak.passed and leak.metadata["leaked_texts"].value == 1
     # Re-materializing puts the pair in one split again.
     assert all(_checks(run("cfg-a")).values())
+
+
+class _NoTraining(Launcher):
+    """A launcher for runs that must not get as far as training."""
+
+    def train(self, context, job, on_event):
+        raise AssertionError("fine_tuned_model trained although the split leaks")
+
+    def translate(self, context, job, on_event):
+        raise AssertionError("translated although the split leaks")
+
+
+def test_a_leaking_split_blocks_the_model_downstream(run, monkeypatch):
+    """no_train_test_overlap is blocking: in a run that also selects fine_tuned_model, a failed check
+    (ERROR severity) skips the model, so nothing is trained, translated or scored on leaked rows."""
+    _add_edition(run.db_url, "quran-ar-en", "ar", 100)
+    _write_config(run.config_dir, "cfg-a")
+    run()
+    honest = distribution.materialize
+
+    def leaky(conn, name):
+        # A split function with a bug: after the honest split, one test text is also stored as train.
+        result = honest(conn, name)
+        conn.execute(
+            "insert into llm.dataset (edition_id, source_text, source_reference, official_translate, source_language)"
+            " select d.edition_id, d.source_text, 'planted', 'x', 'ar' from llm.tuning_dataset_distribution t"
+            " join llm.dataset d on d.id = t.dataset_record_id where t.split = 'test' order by d.id limit 1"
+        )
+        conn.execute(
+            "insert into llm.tuning_dataset_distribution (tuning_config_id, dataset_record_id, split, config_sha256)"
+            " select c.id, d.id, 'train', c.config_sha256 from llm.tuning_configs c, llm.dataset d"
+            " where d.source_reference = 'planted'"
+        )
+        return result
+
+    monkeypatch.setattr(distribution, "materialize", leaky)
+    result = dg.materialize(
+        [tuning.tuning_dataset_distribution, *CHECKS, training.fine_tuned_model],
+        instance=run.instance,
+        resources={"database": DatabaseResource(url=run.db_url), "launcher": _NoTraining()},
+        partition_key="cfg-a",
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert _checks(result)["no_train_test_overlap"] is False
+    assert result.asset_materializations_for_node("tuning_dataset_distribution")
+    started = {e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START}
+    assert "fine_tuned_model" not in started
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "blocking asset check failed with ERROR severity" in failure.step_failure_data.error.message
+    assert _query(run.db_url, "select count(*) from llm.fine_tuned_models") == [(0,)]
 
 
 def test_resplit_is_refused_when_translations_reference_the_rows(run):

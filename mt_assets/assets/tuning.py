@@ -127,8 +127,9 @@ def tuning_dataset_distribution(
     )
 
 
-def _partition_check(description: str):
-    """A check on one partition of tuning_dataset_distribution."""
+def _partition_check(description: str, *, blocking: bool = False):
+    """A check on one partition of tuning_dataset_distribution; a blocking one that fails with ERROR
+    severity stops the run's downstream assets (the model, its translations and scores) for that partition."""
 
     def decorate(fn):
         # Partitioned checks are "preview" in Dagster 1.13; we use them knowingly and keep the
@@ -139,6 +140,7 @@ def _partition_check(description: str):
                 asset=tuning_dataset_distribution,
                 partitions_def=tuning_config_partitions,
                 description=description,
+                blocking=blocking,
             )(fn)
 
     return decorate
@@ -158,7 +160,9 @@ def _inspect(database: DatabaseResource, name: str) -> distribution.Inspection |
 
 
 @_partition_check(
-    description="No normalised source text is in the test split and in another split.",
+    description="No normalised source text is in the test split and in another split. Blocking: on a leak "
+    "(or no stored split) nothing downstream runs, since a model trained or scored on leaked rows says nothing.",
+    blocking=True,
 )
 def no_train_test_overlap(
     context: dg.AssetCheckExecutionContext, database: DatabaseResource
@@ -170,6 +174,12 @@ def no_train_test_overlap(
     samples = [f"{'/'.join(sorted(s))}: {t[:80]}" for t, s in sorted(leaks.items())[:_SAMPLES]]
     return dg.AssetCheckResult(
         passed=not leaks,
+        # Dagster blocks downstream assets only on a failed check of ERROR severity (the default, stated
+        # here because a WARN would silently let training run on leaked rows).
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(leaks)} test text(s) also in another split; materialize this partition again"
+        if leaks
+        else None,
         metadata={
             "leaked_texts": len(leaks),
             "samples": dg.MetadataValue.md("\n".join(f"- {s}" for s in samples) or "none"),
