@@ -7,11 +7,11 @@ import dagster as dg
 from mt_assets.assets.translation import translations
 from mt_assets.evaluation.comet import comet_setup
 from mt_assets.evaluation.errors import EvaluationError
-from mt_assets.evaluation.gate import DEFAULT_ALPHA, not_worse_than_baseline
+from mt_assets.evaluation.gate import not_worse_than_baseline
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
 from mt_assets.evaluation.leaderboard_store import hidden_scores, load_leaderboard
 from mt_assets.evaluation.run import evaluate_execution
-from mt_assets.evaluation.significance import Test
+from mt_assets.evaluation.significance import DEFAULT_ALPHA, Test
 from mt_assets.evaluation.store import execution_id, fine_tuned_methods
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource

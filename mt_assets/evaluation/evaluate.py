@@ -22,6 +22,7 @@ from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.rows import TranslationRow, check_rows
 from mt_assets.evaluation.scopes import Scope, ScopeKey, group_by_scope, scores_by_scope
 from mt_assets.evaluation.significance import (
+    DEFAULT_ALPHA,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     MIN_TEST_SEGMENTS,
@@ -35,7 +36,6 @@ MEANING_METRIC = Metric.CHRF
 # derangements of 200 segments for 5 methods are 10,000 new pairs (~200 s on one core, against
 # ~5 s for BLEU and chrF++ together). Its control, margin and meaning gain stay None.
 CONTROL_METRICS = (Metric.BLEU, Metric.CHRF)
-DEFAULT_ALPHA = 0.05
 ALL = ScopeKey(Scope.ALL, "")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mt_assets.evaluation.rows import TranslationRow
+from mt_assets.evaluation.significance import DEFAULT_ALPHA
 
 STYLE_ONLY = "style-only"
 SOURCE_SCRIPT = "source-script"
@@ -59,7 +60,7 @@ def output_flags(rows: Sequence[TranslationRow]) -> list[str]:
 
 
 def style_only(
-    gain: float, p_value: float | None, meaning_gain_p: float | None, alpha: float = 0.05
+    gain: float, p_value: float | None, meaning_gain_p: float | None, alpha: float = DEFAULT_ALPHA
 ) -> bool:
     """A significant chrF++ gain over the base whose meaning gain is not significant."""
     if p_value is None or meaning_gain_p is None:

@@ -14,10 +14,9 @@ from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.evaluate import EvaluationScore
 from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.scopes import Scope
-from mt_assets.evaluation.significance import MIN_TEST_SEGMENTS
+from mt_assets.evaluation.significance import DEFAULT_ALPHA, MIN_TEST_SEGMENTS
 
 GATE_METRIC = Metric.CHRF
-DEFAULT_ALPHA = 0.05
 
 
 @dataclass(frozen=True)

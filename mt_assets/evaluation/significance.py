@@ -22,6 +22,8 @@ DEFAULT_SEED = 12345
 # segment every resample equals the sample and sacrebleu reports p = 1/(n+1) for any
 # difference, and with 3 or 4 segments that all moved the same way it still reports p = 0.001.
 MIN_TEST_SEGMENTS = 10
+# The significance level of the gate, the style-only flag and `Significance.significant`.
+DEFAULT_ALPHA = 0.05
 
 Test = Literal["bootstrap", "randomization"]
 # sacrebleu's names: paired bootstrap resampling, approximate randomization.
@@ -47,10 +49,10 @@ class Significance:
     signature: str  # the metric's signature plus bs:N and seed:S
     segments: int
 
-    def significant(self, alpha: float = 0.05) -> bool:
+    def significant(self, alpha: float = DEFAULT_ALPHA) -> bool:
         return self.p_value < alpha
 
-    def worse_than_baseline(self, alpha: float = 0.05) -> bool:
+    def worse_than_baseline(self, alpha: float = DEFAULT_ALPHA) -> bool:
         if self.metric.higher_is_better:
             worse = self.system_score < self.baseline_score
         else:
