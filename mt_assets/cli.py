@@ -124,7 +124,7 @@ def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     from mt_assets.evaluation.terminal import print_leaderboard
 
-    return print_leaderboard(ready_database_url(settings))
+    return print_leaderboard(ready_database_url(settings), as_json=args.json)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -178,7 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="directory to write (default: MT_HOME/exports/CONFIG/MODEL_ID)")
     export.set_defaults(func=cmd_export_model)
 
-    board = sub.add_parser("leaderboard", help="print all configs and methods side by side (markdown)")
+    board = sub.add_parser(
+        "leaderboard",
+        help="print every method of every execution, ranked by chrF++ meaning margin (markdown)",
+        description="Ranked by the chrF++ meaning margin (score minus the style control); docs/leaderboard.md "
+        "explains every column and JSON field.",
+    )
+    board.add_argument("--json", action="store_true", help="a JSON array, one object per method and execution")
     board.set_defaults(func=cmd_leaderboard)
     return parser
 

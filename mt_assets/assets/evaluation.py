@@ -127,10 +127,13 @@ def _gate(outcome, tuned: list[str], config: EvaluationConfig) -> dg.AssetCheckR
 @dg.asset(
     deps=[evaluation],
     group_name="evaluation",
-    description="Every config and method side by side (BLEU, chrF++, TER, p-value vs base, test rows, "
-    "training time): a markdown table and a bar chart. `mt-assets leaderboard` prints the same table. "
-    "A fine-tuned model's scores drop out (listed under `hidden`) once its config is re-split: its "
-    "training rows may be test rows then.",
+    description="Every method of every execution, ranked by the chrF++ meaning margin (score minus the "
+    "style control; raw chrF++ is gameable: a constant output can top it): a ranking table (method, "
+    "meaning margin, chrF++, Δ vs base with its p and human agreement, flags), a details table (model, "
+    "methodology, languages, BLEU, TER, control, meaning gain, segments, training time, execution) and a "
+    "bar chart with the best floor as a dashed line. `mt-assets leaderboard` prints the same tables "
+    "(`--json`: one object per method); docs/leaderboard.md explains them. A fine-tuned model's scores "
+    "drop out (listed under `hidden`) once its config is re-split: its training rows may be test rows then.",
 )
 def leaderboard(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
     with database.connect() as conn:
@@ -146,7 +149,9 @@ def leaderboard(context: dg.AssetExecutionContext, database: DatabaseResource) -
     return dg.MaterializeResult(
         metadata={
             "rows": len(rows),
+            # both tables, as `mt-assets leaderboard` prints them
             "leaderboard": dg.MetadataValue.md(leaderboard_markdown(rows)),
+            "ranked_by": "chrF++ meaning margin (score minus style control), then chrF++",
             # scores of a fine-tuned model whose config was re-split since it was trained
             "hidden": dg.MetadataValue.md("\n".join(f"- {line}" for line in hidden) or "none"),
             "report": dg.MetadataValue.md(report),

@@ -1,4 +1,12 @@
-"""All configs and methods side by side: a markdown table and a PNG bar chart."""
+"""All methods of all executions side by side: two markdown tables, a JSON list and a PNG chart.
+
+One row per (execution, method). The ranking is one global list: by the chrF++ meaning margin
+(score minus the style control, evaluation/control.py), highest first, because raw chrF++ is
+gameable (a constant output outscored every model on the demo's test verses, with margin 0).
+Rows without a margin (control skipped, too few segments) come after those with one; ties, and
+the rows without a margin, go by chrF++ (highest first), then by method and execution name.
+Raw chrF++, BLEU and TER stay shown. docs/leaderboard.md explains every column.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +17,22 @@ from dataclasses import dataclass
 
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.metrics import Metric
+from mt_assets.evaluation.significance import human_agreement
 
 SIGNIFICANCE_METRIC = Metric.CHRF
-_KIND_ORDER = {"base": 0, "fine_tuned": 1}
+BASE_KIND = "base"
+FLOOR_KIND = "baseline"  # the floors computed from the data alone (translation/baselines)
 
 
 @dataclass(frozen=True)
 class LeaderboardRecord:
-    """One overall score (llm.evaluation, scope 'all') with what it belongs to."""
+    """One overall score (llm.evaluation, scope 'all') with what it belongs to; the control
+    columns are that metric row's own."""
 
     execution: str
     config: str
-    method_kind: str  # translation_method.kind: base | fine_tuned
+    method: str
+    method_kind: str  # translation_method.kind: base | fine_tuned | baseline | system
     metric: Metric
     score: float
     p_value: float | None
@@ -29,67 +41,122 @@ class LeaderboardRecord:
     tuning_methodology: str | None = None
     languages: tuple[str, ...] = ()
     training_seconds: float | None = None
+    control_score: float | None = None
+    control_sd: float | None = None
+    meaning_margin: float | None = None
+    meaning_gain: float | None = None
+    meaning_gain_p: float | None = None
+    p_value_holm: float | None = None
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class LeaderboardRow:
+    """One method in one execution. The p-values, control and meaning fields are its
+    SIGNIFICANCE_METRIC (chrF++) row's; delta_vs_base is its chrF++ minus the chrF++ of its
+    execution's base method (None for the base itself, or without a base)."""
+
     execution: str
     config: str
+    method: str
     method_kind: str
     scores: dict[Metric, float]
-    p_value: float | None  # on SIGNIFICANCE_METRIC, vs the execution's base method
+    p_value: float | None  # vs the execution's base method
+    p_value_holm: float | None
     segments: int
     model: str | None
     tuning_methodology: str | None
     languages: tuple[str, ...]
     training_seconds: float | None
+    control_score: float | None
+    control_sd: float | None
+    meaning_margin: float | None
+    meaning_gain: float | None
+    meaning_gain_p: float | None
+    flags: tuple[str, ...]
+    delta_vs_base: float | None = None
 
     @property
-    def label(self) -> str:
-        return f"{self.config} / {self.method_kind}"
+    def agreement(self) -> str | None:
+        """How often humans would agree with delta_vs_base (significance.human_agreement)."""
+        return None if self.delta_vs_base is None else human_agreement(SIGNIFICANCE_METRIC, self.delta_vs_base)
 
 
 def leaderboard_rows(records: Sequence[LeaderboardRecord]) -> list[LeaderboardRow]:
-    """One row per (execution, config, method kind), best chrF++ first."""
+    """One row per (execution, method), ranked as the module docstring says."""
     if not records:
         raise EvaluationError("no scores yet: materialize translations and evaluation for a config first")
-    grouped: dict[tuple[str, str, str], list[LeaderboardRecord]] = {}
+    grouped: dict[tuple[str, str], list[LeaderboardRecord]] = {}
     for record in records:
-        grouped.setdefault((record.execution, record.config, record.method_kind), []).append(record)
-    rows = []
-    for (execution, config, kind), group in grouped.items():
-        scores: dict[Metric, float] = {}
-        for record in group:
-            if record.metric in scores:
-                raise EvaluationError(f"{execution}: {config} / {kind} has two {record.metric.label} scores")
-            scores[record.metric] = record.score
-        segments = {record.segments for record in group}
-        if len(segments) != 1:
-            raise EvaluationError(
-                f"{execution}: {config} / {kind} was scored on different segment counts {sorted(segments)}"
-            )
-        first = group[0]
-        p_values = [r.p_value for r in group if r.metric is SIGNIFICANCE_METRIC]
-        rows.append(
-            LeaderboardRow(
-                execution=execution,
-                config=config,
-                method_kind=kind,
-                scores=scores,
-                p_value=p_values[0] if p_values else None,
-                segments=segments.pop(),
-                model=first.model,
-                tuning_methodology=first.tuning_methodology,
-                languages=first.languages,
-                training_seconds=max((r.training_seconds for r in group if r.training_seconds is not None), default=None),
-            )
-        )
+        grouped.setdefault((record.execution, record.method), []).append(record)
+    rows = [_row(execution, method, group) for (execution, method), group in grouped.items()]
+    base_chrf = _base_chrf(rows)
+    rows = [
+        _with_delta(row, base_chrf.get(row.execution)) if row.method_kind != BASE_KIND else row for row in rows
+    ]
     return sorted(rows, key=_rank)
 
 
-def _rank(row: LeaderboardRow) -> tuple:
+def _row(execution: str, method: str, group: list[LeaderboardRecord]) -> LeaderboardRow:
+    scores: dict[Metric, float] = {}
+    for record in group:
+        if record.metric in scores:
+            raise EvaluationError(f"{execution}: {method} has two {record.metric.label} scores")
+        scores[record.metric] = record.score
+    segments = {record.segments for record in group}
+    if len(segments) != 1:
+        raise EvaluationError(f"{execution}: {method} was scored on different segment counts {sorted(segments)}")
+    first = group[0]
+    chrf = next((r for r in group if r.metric is SIGNIFICANCE_METRIC), None)
+    return LeaderboardRow(
+        execution=execution,
+        config=first.config,
+        method=method,
+        method_kind=first.method_kind,
+        scores=scores,
+        p_value=chrf.p_value if chrf else None,
+        p_value_holm=chrf.p_value_holm if chrf else None,
+        segments=segments.pop(),
+        model=first.model,
+        tuning_methodology=first.tuning_methodology,
+        languages=first.languages,
+        training_seconds=max((r.training_seconds for r in group if r.training_seconds is not None), default=None),
+        control_score=chrf.control_score if chrf else None,
+        control_sd=chrf.control_sd if chrf else None,
+        meaning_margin=chrf.meaning_margin if chrf else None,
+        meaning_gain=chrf.meaning_gain if chrf else None,
+        meaning_gain_p=chrf.meaning_gain_p if chrf else None,
+        # the same on every metric row of a method; deduplicated, in stored order
+        flags=tuple(dict.fromkeys(flag for r in group for flag in r.flags)),
+    )
+
+
+def _base_chrf(rows: Sequence[LeaderboardRow]) -> dict[str, float | None]:
+    """Each execution's base method's chrF++; an execution with two base methods is an error:
+    which one a Δ is against would be a guess."""
+    bases: dict[str, LeaderboardRow] = {}
+    for row in rows:
+        if row.method_kind != BASE_KIND:
+            continue
+        if row.execution in bases:
+            raise EvaluationError(
+                f"{row.execution}: two base methods, {bases[row.execution].method} and {row.method}"
+            )
+        bases[row.execution] = row
+    return {execution: row.scores.get(SIGNIFICANCE_METRIC) for execution, row in bases.items()}
+
+
+def _with_delta(row: LeaderboardRow, base: float | None) -> LeaderboardRow:
     chrf = row.scores.get(SIGNIFICANCE_METRIC)
-    return (chrf is None, -(chrf or 0.0), row.config, _KIND_ORDER.get(row.method_kind, 9), row.execution)
+    if base is None or chrf is None:
+        return row
+    return LeaderboardRow(**{**row.__dict__, "delta_vs_base": chrf - base})
+
+
+def _rank(row: LeaderboardRow) -> tuple:
+    margin = row.meaning_margin
+    chrf = row.scores.get(SIGNIFICANCE_METRIC)
+    return (margin is None, -(margin or 0.0), chrf is None, -(chrf or 0.0), row.method, row.execution)
 
 
 def _cell(value: object) -> str:
@@ -98,6 +165,10 @@ def _cell(value: object) -> str:
 
 def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
 
 
 def _p_value(value: float | None) -> str:
@@ -114,32 +185,115 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def leaderboard_markdown(rows: Sequence[LeaderboardRow]) -> str:
-    metric_headers = [m.label + (" ↓" if not m.higher_is_better else "") for m in Metric]
-    headers = [
-        "config", "method", "model", "tuning_methodology", "languages", *metric_headers,
-        f"p vs base ({SIGNIFICANCE_METRIC.label})", "segments", "training time", "execution",
-    ]
+def _delta(row: LeaderboardRow) -> str:
+    if row.delta_vs_base is None:
+        return "—"
+    holm = "" if row.p_value_holm is None else f", Holm p {_p_value(row.p_value_holm)}"
+    return f"{_signed(row.delta_vs_base)} (p {_p_value(row.p_value)}{holm}; humans agree {_cell(row.agreement)})"
+
+
+def _control(row: LeaderboardRow) -> str:
+    if row.control_score is None:
+        return "—"
+    return f"{_number(row.control_score)} ± {_number(row.control_sd)}"
+
+
+def _gain(row: LeaderboardRow) -> str:
+    if row.meaning_gain is None:
+        return "—"
+    return f"{_signed(row.meaning_gain)} (p {_p_value(row.meaning_gain_p)})"
+
+
+def _table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    for row in rows:
-        cells = [
-            _cell(row.config),
-            _cell(row.method_kind),
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    return "\n".join(lines) + "\n"
+
+
+def ranking_markdown(rows: Sequence[LeaderboardRow]) -> str:
+    """The deciding columns, in ranking order."""
+    label = SIGNIFICANCE_METRIC.label
+    headers = ["method", f"meaning margin ({label})", label, "Δ vs base (p, humans agree)", "flags"]
+    body = [
+        [
+            _cell(row.method),
+            _number(row.meaning_margin),
+            _number(row.scores.get(SIGNIFICANCE_METRIC)),
+            _delta(row),
+            _cell(", ".join(row.flags)),
+        ]
+        for row in rows
+    ]
+    return _table(headers, body)
+
+
+def details_markdown(rows: Sequence[LeaderboardRow]) -> str:
+    """Everything else about the same rows, in the same order."""
+    label = SIGNIFICANCE_METRIC.label
+    others = [m for m in Metric if m is not SIGNIFICANCE_METRIC]
+    headers = [
+        "method", "model", "tuning_methodology", "languages",
+        *(m.label + (" ↓" if not m.higher_is_better else "") for m in others),
+        f"control {label} (mean ± sd)", f"meaning gain ({label}, p)", "segments", "training time", "execution",
+    ]
+    body = [
+        [
+            _cell(row.method),
             _cell(row.model),
             _cell(row.tuning_methodology),
             _cell(", ".join(row.languages)),
-            *(_number(row.scores.get(m)) for m in Metric),
-            _p_value(row.p_value),
+            *(_number(row.scores.get(m)) for m in others),
+            _control(row),
+            _gain(row),
             str(row.segments),
             _duration(row.training_seconds),
             _cell(row.execution),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        for row in rows
+    ]
+    return _table(headers, body)
+
+
+def leaderboard_markdown(rows: Sequence[LeaderboardRow]) -> str:
+    """The ranking table, then the details table, separated by a blank line."""
+    return ranking_markdown(rows) + "\n" + details_markdown(rows)
+
+
+def leaderboard_json(rows: Sequence[LeaderboardRow]) -> list[dict]:
+    """One object per row for `mt-assets leaderboard --json`; a missing number is None (null)."""
+    return [
+        {
+            "execution": row.execution,
+            "method": row.method,
+            "kind": row.method_kind,
+            "chrf": row.scores.get(Metric.CHRF),
+            "bleu": row.scores.get(Metric.BLEU),
+            "ter": row.scores.get(Metric.TER),
+            "segments": row.segments,
+            "p_vs_base": row.p_value,
+            "control_chrf": row.control_score,
+            "control_chrf_sd": row.control_sd,
+            "meaning_margin": row.meaning_margin,
+            "meaning_gain": row.meaning_gain,
+            "meaning_gain_p": row.meaning_gain_p,
+            "flags": list(row.flags),
+        }
+        for row in rows
+    ]
+
+
+def best_floor(rows: Sequence[LeaderboardRow]) -> float | None:
+    """The highest chrF++ of the floors (kind baseline), None without any."""
+    return max(
+        (row.scores[SIGNIFICANCE_METRIC] for row in rows
+         if row.method_kind == FLOOR_KIND and SIGNIFICANCE_METRIC in row.scores),
+        default=None,
+    )
 
 
 def leaderboard_chart_png(rows: Sequence[LeaderboardRow]) -> bytes:
-    """Grouped bars, one group per row, one bar per metric."""
+    """Grouped bars, one group per row (labelled by method), one bar per metric; the best
+    floor's chrF++ as a dashed horizontal line."""
     if not rows:
         raise EvaluationError("nothing to chart: the leaderboard is empty")
     # A bare Figure renders with Agg and never touches pyplot's global state or a display.
@@ -157,11 +311,17 @@ def leaderboard_chart_png(rows: Sequence[LeaderboardRow]) -> bytes:
         missing = [metric not in row.scores for row in rows]
         axes.bar_label(bars, labels=["n/a" if m else f"{v:.1f}" for v, m in zip(values, missing, strict=True)],
                        fontsize=7)
-    axes.set_xticks(range(len(rows)), [row.label for row in rows], rotation=20, ha="right", fontsize=8)
+    floor = best_floor(rows)
+    if floor is not None:
+        # zorder below the bars: the line reads as a floor the bars stand on or fall short of
+        axes.axhline(floor, color="black", linestyle="--", linewidth=1, zorder=0,
+                     label=f"best floor ({SIGNIFICANCE_METRIC.label})")
+    labels = [f"{row.method}\n({row.execution})" for row in rows]
+    axes.set_xticks(range(len(rows)), labels, rotation=20, ha="right", fontsize=8)
     axes.set_ylabel("score")
     # TER can pass 100 when outputs are much longer than the references.
     axes.set_ylim(0, max(105.0, *(1.1 * v for row in rows for v in row.scores.values())))
-    axes.set_title("Translation quality by config and method")
+    axes.set_title("Translation quality by method (ranked by chrF++ meaning margin)")
     axes.legend(fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -170,6 +330,6 @@ def leaderboard_chart_png(rows: Sequence[LeaderboardRow]) -> bytes:
 
 
 def leaderboard_report(rows: Sequence[LeaderboardRow]) -> str:
-    """The table and the chart as one markdown string (for dg.MetadataValue.md)."""
+    """Both tables and the chart as one markdown string (for dg.MetadataValue.md)."""
     encoded = base64.b64encode(leaderboard_chart_png(rows)).decode("ascii")
     return leaderboard_markdown(rows) + f"\n![leaderboard chart](data:image/png;base64,{encoded})\n"

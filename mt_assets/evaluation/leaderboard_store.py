@@ -1,5 +1,6 @@
 """Reading the leaderboard back from PostgreSQL (psycopg 3): every method's overall scores in
-every execution, and the lines saying which scores are hidden because their model is stale."""
+every execution (with each metric row's style control, meaning margin and gain, Holm p and
+flags), and the lines saying which scores are hidden because their model is stale."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ _STALE_MODEL = (
 )
 
 _LEADERBOARD = f"""
-select x.name, coalesce(c.name, m.name), m.kind, ev.metric, ev.score, ev.p_value, ev.segments,
+select x.name, coalesce(c.name, m.name), m.name, m.kind, ev.metric, ev.score, ev.p_value, ev.segments,
        coalesce(m.llm_model, c.llm_model),
        case when m.kind = 'fine_tuned' then coalesce(f.tuning_methodology, c.tuning_methodology) end,
        (select array_agg(distinct l.scope_value order by l.scope_value)
@@ -24,14 +25,15 @@ select x.name, coalesce(c.name, m.name), m.kind, ev.metric, ev.score, ev.p_value
          where l.translation_method_id = ev.translation_method_id
            and l.translation_execution_id = ev.translation_execution_id
            and l.scope = %(language)s and l.metric = ev.metric),
-       f.duration_seconds
+       f.duration_seconds, ev.control_score, ev.control_sd, ev.meaning_margin, ev.meaning_gain,
+       ev.meaning_gain_p, ev.p_value_holm, ev.flags
 from llm.evaluation ev
 join llm.translation_method m on m.id = ev.translation_method_id
 join llm.translation_execution x on x.id = ev.translation_execution_id
 left join llm.tuning_configs c on c.id = m.tuning_config_id
 left join llm.fine_tuned_models f on f.id = m.fine_tuned_models_id
 where ev.scope = %(all)s and not ({_STALE_MODEL})
-order by x.name, 2, m.kind, ev.metric
+order by x.name, m.name, ev.metric
 """
 
 _HIDDEN = f"""
@@ -52,12 +54,15 @@ def load_leaderboard(conn: psycopg.Connection) -> list[LeaderboardRecord]:
     rows = conn.execute(_LEADERBOARD, {"language": Scope.LANGUAGE.value, "all": Scope.ALL.value}).fetchall()
     return [
         LeaderboardRecord(
-            execution=execution, config=config, method_kind=kind, metric=Metric(metric), score=score,
-            p_value=p_value, segments=segments, model=model, tuning_methodology=tuning_methodology,
-            languages=tuple(languages or ()), training_seconds=seconds,
+            execution=execution, config=config, method=method, method_kind=kind, metric=Metric(metric),
+            score=score, p_value=p_value, segments=segments, model=model, tuning_methodology=tuning_methodology,
+            languages=tuple(languages or ()), training_seconds=seconds, control_score=control_score,
+            control_sd=control_sd, meaning_margin=meaning_margin, meaning_gain=meaning_gain,
+            meaning_gain_p=meaning_gain_p, p_value_holm=p_value_holm, flags=tuple(flags),
         )
-        for (execution, config, kind, metric, score, p_value, segments, model, tuning_methodology,
-             languages, seconds) in rows
+        for (execution, config, method, kind, metric, score, p_value, segments, model, tuning_methodology,
+             languages, seconds, control_score, control_sd, meaning_margin, meaning_gain, meaning_gain_p,
+             p_value_holm, flags) in rows
     ]
 
 
