@@ -258,7 +258,9 @@ CREATE TABLE llm.rejected_rows (
     line_number integer,
     raw_content text,
     reason text NOT NULL,
-    rejected_at timestamp with time zone DEFAULT now() NOT NULL
+    rejected_at timestamp with time zone DEFAULT now() NOT NULL,
+    system_file_id integer,
+    CONSTRAINT rejected_rows_one_owner CHECK (((edition_id IS NULL) OR (system_file_id IS NULL)))
 );
 
 --
@@ -288,6 +290,84 @@ CREATE TABLE llm.schema_migrations (
     sha256 text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+--
+-- Name: system_file; Type: TABLE; Schema: llm; Owner: -
+--
+
+CREATE TABLE llm.system_file (
+    id integer NOT NULL,
+    name text NOT NULL,
+    source_file text NOT NULL,
+    file_sha256 text NOT NULL,
+    format text NOT NULL,
+    edition_ids integer[] DEFAULT '{}'::integer[] NOT NULL,
+    rows_read integer NOT NULL,
+    rows_loaded integer NOT NULL,
+    rows_rejected integer NOT NULL,
+    loaded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT system_file_check CHECK ((rows_read = (rows_loaded + rows_rejected))),
+    CONSTRAINT system_file_format_check CHECK ((format = ANY (ARRAY['tsv'::text, 'csv'::text, 'jsonl'::text]))),
+    CONSTRAINT system_file_name_check CHECK (((name ~ '^[a-z0-9][a-z0-9-]*$'::text) AND (length(name) <= 63))),
+    CONSTRAINT system_file_rows_loaded_check CHECK ((rows_loaded >= 0)),
+    CONSTRAINT system_file_rows_read_check CHECK ((rows_read >= 0)),
+    CONSTRAINT system_file_rows_rejected_check CHECK ((rows_rejected >= 0))
+);
+
+--
+-- Name: TABLE system_file; Type: COMMENT; Schema: llm; Owner: -
+--
+
+COMMENT ON TABLE llm.system_file IS 'external systems: the file loaded as translation method system:NAME (mt_assets.translation.systems)';
+
+--
+-- Name: system_file_id_seq; Type: SEQUENCE; Schema: llm; Owner: -
+--
+
+CREATE SEQUENCE llm.system_file_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: system_file_id_seq; Type: SEQUENCE OWNED BY; Schema: llm; Owner: -
+--
+
+ALTER SEQUENCE llm.system_file_id_seq OWNED BY llm.system_file.id;
+
+--
+-- Name: system_output; Type: TABLE; Schema: llm; Owner: -
+--
+
+CREATE TABLE llm.system_output (
+    id bigint NOT NULL,
+    system_file_id integer NOT NULL,
+    dataset_id bigint NOT NULL,
+    line_number integer NOT NULL,
+    translated_text text NOT NULL,
+    sanitized text,
+    CONSTRAINT system_output_line_number_check CHECK ((line_number >= 1))
+);
+
+--
+-- Name: system_output_id_seq; Type: SEQUENCE; Schema: llm; Owner: -
+--
+
+CREATE SEQUENCE llm.system_output_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: system_output_id_seq; Type: SEQUENCE OWNED BY; Schema: llm; Owner: -
+--
+
+ALTER SEQUENCE llm.system_output_id_seq OWNED BY llm.system_output.id;
 
 --
 -- Name: training_logs; Type: TABLE; Schema: llm; Owner: -
@@ -445,7 +525,7 @@ CREATE TABLE llm.translation_method (
     kind text DEFAULT 'base'::text NOT NULL,
     generation_config jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT translation_method_kind_check CHECK ((kind = ANY (ARRAY['base'::text, 'fine_tuned'::text, 'baseline'::text])))
+    CONSTRAINT translation_method_kind_check CHECK ((kind = ANY (ARRAY['base'::text, 'fine_tuned'::text, 'baseline'::text, 'system'::text])))
 );
 
 --
@@ -576,6 +656,18 @@ ALTER TABLE ONLY llm.fine_tuned_models ALTER COLUMN id SET DEFAULT nextval('llm.
 ALTER TABLE ONLY llm.rejected_rows ALTER COLUMN id SET DEFAULT nextval('llm.rejected_rows_id_seq'::regclass);
 
 --
+-- Name: system_file id; Type: DEFAULT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_file ALTER COLUMN id SET DEFAULT nextval('llm.system_file_id_seq'::regclass);
+
+--
+-- Name: system_output id; Type: DEFAULT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_output ALTER COLUMN id SET DEFAULT nextval('llm.system_output_id_seq'::regclass);
+
+--
 -- Name: training_logs id; Type: DEFAULT; Schema: llm; Owner: -
 --
 
@@ -688,11 +780,53 @@ ALTER TABLE ONLY llm.rejected_rows
     ADD CONSTRAINT rejected_rows_pkey PRIMARY KEY (id);
 
 --
+-- Name: rejected_rows rejected_rows_system_line_key; Type: CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.rejected_rows
+    ADD CONSTRAINT rejected_rows_system_line_key UNIQUE (system_file_id, line_number);
+
+--
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: llm; Owner: -
 --
 
 ALTER TABLE ONLY llm.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+--
+-- Name: system_file system_file_name_key; Type: CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_file
+    ADD CONSTRAINT system_file_name_key UNIQUE (name);
+
+--
+-- Name: system_file system_file_pkey; Type: CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_file
+    ADD CONSTRAINT system_file_pkey PRIMARY KEY (id);
+
+--
+-- Name: system_output system_output_pkey; Type: CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_output
+    ADD CONSTRAINT system_output_pkey PRIMARY KEY (id);
+
+--
+-- Name: system_output system_output_system_file_id_dataset_id_key; Type: CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_output
+    ADD CONSTRAINT system_output_system_file_id_dataset_id_key UNIQUE (system_file_id, dataset_id);
+
+--
+-- Name: system_output system_output_system_file_id_line_number_key; Type: CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_output
+    ADD CONSTRAINT system_output_system_file_id_line_number_key UNIQUE (system_file_id, line_number);
 
 --
 -- Name: training_logs training_logs_pkey; Type: CONSTRAINT; Schema: llm; Owner: -
@@ -798,6 +932,12 @@ CREATE INDEX dataset_language_idx ON llm.dataset USING btree (source_language);
 CREATE INDEX fine_tuned_models_config_idx ON llm.fine_tuned_models USING btree (tuning_config_id, status);
 
 --
+-- Name: system_output_dataset_idx; Type: INDEX; Schema: llm; Owner: -
+--
+
+CREATE INDEX system_output_dataset_idx ON llm.system_output USING btree (dataset_id);
+
+--
 -- Name: training_logs_model_step_idx; Type: INDEX; Schema: llm; Owner: -
 --
 
@@ -849,6 +989,27 @@ ALTER TABLE ONLY llm.fine_tuned_models
 
 ALTER TABLE ONLY llm.rejected_rows
     ADD CONSTRAINT rejected_rows_edition_id_fkey FOREIGN KEY (edition_id) REFERENCES llm.dataset_editions(id);
+
+--
+-- Name: rejected_rows rejected_rows_system_file_id_fkey; Type: FK CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.rejected_rows
+    ADD CONSTRAINT rejected_rows_system_file_id_fkey FOREIGN KEY (system_file_id) REFERENCES llm.system_file(id) ON DELETE CASCADE;
+
+--
+-- Name: system_output system_output_dataset_id_fkey; Type: FK CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_output
+    ADD CONSTRAINT system_output_dataset_id_fkey FOREIGN KEY (dataset_id) REFERENCES llm.dataset(id);
+
+--
+-- Name: system_output system_output_system_file_id_fkey; Type: FK CONSTRAINT; Schema: llm; Owner: -
+--
+
+ALTER TABLE ONLY llm.system_output
+    ADD CONSTRAINT system_output_system_file_id_fkey FOREIGN KEY (system_file_id) REFERENCES llm.system_file(id) ON DELETE CASCADE;
 
 --
 -- Name: training_logs training_logs_fine_tuned_model_id_fkey; Type: FK CONSTRAINT; Schema: llm; Owner: -
