@@ -190,6 +190,8 @@ def test_bad_rows_are_quarantined_with_their_line_and_every_row_is_accounted_for
     assert {(r[2], r[3]) for r in rows} == {(None, "systems/acme.tsv")}
     assert query(setup["url"], "select line_number from llm.system_output order by 1") == [(2,), (10,)]
     assert query(setup["url"], "select rows_read, rows_loaded, rows_rejected from llm.system_file") == [(9, 2, 7)]
+    [again] = _load(setup)
+    assert (again.status, again.rows_loaded, again.rows_rejected, again.reasons) == ("unchanged", 2, 7, load.reasons)
 
 
 @pytest.mark.parametrize(
@@ -259,3 +261,24 @@ def test_a_removed_file_removes_the_system_and_its_scores(setup):
     assert [(ld.name, ld.status, ld.changed) for ld in _load(setup)] == [("acme", "removed", True)]
     assert _stored(setup) == (0, 0, 0, 0) and _translations(setup) == [] and _linked(setup) == []
     assert _attach(setup) == []
+
+
+def test_a_new_edition_version_resolves_the_same_file_again(setup, tmp_path):
+    write(setup["systems"], "acme.tsv", FULL)
+    _load(setup)
+    write(tmp_path / "raw", "ed-a.tsv", tsv(*(f"نص {i}\t\t1:{i}\tref {i} v2\tar" for i in range(1, 5))))
+    load_dir(setup["url"], tmp_path / "raw")
+    [load] = _load(setup)
+    assert (load.status, load.rows_loaded) == ("loaded", 4)
+    assert query(setup["url"], "select count(*) from llm.system_output so join llm.current_dataset d "
+                               "on d.id = so.dataset_id") == [(4,)]
+
+
+def test_a_name_taken_by_another_kind_of_method_is_refused(setup):
+    with connect(setup["url"], autocommit=True) as conn:  # what a tuning config named `system` registers
+        conn.execute("insert into llm.translation_method (name, kind) values ('system:base', 'base')")
+    path = write(setup["systems"], "base.tsv", FULL)
+    with connect(setup["url"]) as conn, pytest.raises(FileError, match="base.tsv: translation method "
+                                                      "'system:base' already exists as a base method"):
+        load_system_file(conn, path)
+    assert _stored(setup) == (0, 0, 0, 0)

@@ -158,7 +158,7 @@ def load_system_file(conn: psycopg.Connection, path: Path) -> SystemLoad:
             (name,),
         ).fetchone()
         if stored is not None and (stored[1], stored[2]) == (sha256, edition_ids):
-            return SystemLoad(name, _display(path), "unchanged", *stored[3:])
+            return SystemLoad(name, _display(path), "unchanged", *stored[3:], _stored_reasons(conn, stored[0]))
         outputs, rejected, rows_read = _read(conn, path, name, sha256)
         return _store(conn, path, name, sha256, edition_ids, stored is not None, outputs, rejected, rows_read)
 
@@ -194,6 +194,16 @@ def attach_systems(conn: psycopg.Connection, execution_id: int, config_id: int) 
 
 def _display(path: Path) -> str:
     return f"{DIRECTORY}/{path.name}"
+
+
+def _reasons(reasons: list[str]) -> dict[str, int]:
+    counts = Counter(reason.split(":", 1)[0] for reason in reasons)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _stored_reasons(conn: psycopg.Connection, system_id: int) -> dict[str, int]:
+    rows = conn.execute("select reason from llm.rejected_rows where system_file_id = %s", (system_id,)).fetchall()
+    return _reasons([r[0] for r in rows])
 
 
 def _check_clash(conn: psycopg.Connection, path: Path, name: str) -> None:
@@ -355,9 +365,8 @@ def _store(
             for line, raw, reason in rejected:
                 copy.write_row((system_id, _display(path), sha256, line, raw, reason))
     _upsert_method(conn, name, sha256)
-    reasons = Counter(reason.split(":", 1)[0] for _, _, reason in rejected)
     return SystemLoad(name, _display(path), "loaded", rows_read, len(outputs), len(rejected),
-                      dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))))
+                      _reasons([reason for _, _, reason in rejected]))
 
 
 def _upsert_method(conn: psycopg.Connection, name: str, sha256: str) -> None:
