@@ -101,6 +101,7 @@ def test_every_kind_reads_back_with_its_control_and_flags(conn: psycopg.Connecti
     rows = {row.method: row for row in leaderboard_rows(records)}
     for name, (kind, scores, p, control, sd, margin, gain, gain_p, holm, flags) in METHODS.items():
         row = rows[name]
+        assert row.method_kind == kind
         assert row.scores == {Metric(m): s for m, s in scores.items()}
         assert (row.p_value, row.control_score, row.control_sd, row.meaning_margin) == (p, control, sd, margin)
         assert (row.meaning_gain, row.meaning_gain_p, row.p_value_holm) == (gain, gain_p, holm)
