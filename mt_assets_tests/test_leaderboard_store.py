@@ -1,5 +1,5 @@
-"""The leaderboard read back from the real PostgreSQL: a method of each kind the schema allows
-(base, fine_tuned, baseline), its control columns and flags, ranked by the chrF++ meaning margin,
+"""The leaderboard read back from the real PostgreSQL: a method of each kind (base, fine_tuned,
+system, baseline), its control columns and flags, ranked by the chrF++ meaning margin,
 and `mt-assets leaderboard --json` printing the same rows."""
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ METHODS = {
     f"{CONFIG}:base": ("base", {"bleu": 8.0, "chrf++": 30.0, "ter": 90.0}, None, 27.0, 0.5, 3.0, None, None, None, []),
     f"{CONFIG}:fine-tuned": (
         "fine_tuned", {"bleu": 12.0, "chrf++": 36.0, "ter": 80.0}, 0.01, 28.0, 0.7, 8.0, 5.0, 0.02, 0.03, []
+    ),
+    # outputs a user brought (sql/0016_external_systems.sql), no config
+    "system:commercial": (
+        "system", {"bleu": 10.0, "chrf++": 33.0, "ter": 85.0}, 0.2, 28.5, 0.6, 4.5, 1.5, 0.3, 0.4, ["style-only"]
     ),
     # a constant output: the best chrF++, all of it style
     "baseline:constant": (
@@ -71,7 +75,7 @@ def stored(conn: psycopg.Connection) -> None:
             conn,
             "insert into llm.translation_method (name, kind, tuning_config_id, fine_tuned_models_id) "
             "values (%s, %s, %s, %s)",
-            (name, kind, None if kind == "baseline" else config, model if kind == "fine_tuned" else None),
+            (name, kind, config if kind in ("base", "fine_tuned") else None, model if kind == "fine_tuned" else None),
         )
         for metric, score in scores.items():
             chrf = metric == "chrf++"
@@ -109,17 +113,19 @@ def test_every_kind_reads_back_with_its_control_and_flags(conn: psycopg.Connecti
         assert (row.execution, row.segments, row.languages) == (CONFIG, 40, ("ar", "fa"))
     tuned = rows[f"{CONFIG}:fine-tuned"]
     assert (tuned.model, tuned.tuning_methodology, tuned.training_seconds) == ("tiny/mt", "lora", 93)
-    assert rows["baseline:constant"].model is None and rows["baseline:constant"].tuning_methodology is None
+    for no_config in ("baseline:constant", "system:commercial"):
+        assert rows[no_config].model is None and rows[no_config].tuning_methodology is None
 
 
 def test_the_constant_has_the_best_chrf_and_ranks_below_the_models(conn: psycopg.Connection, stored: None) -> None:
     board = leaderboard_rows(load_leaderboard(conn))
     assert [row.method for row in board] == [
-        f"{CONFIG}:fine-tuned", f"{CONFIG}:base", "baseline:constant", "baseline:copy-source"
+        f"{CONFIG}:fine-tuned", "system:commercial", f"{CONFIG}:base", "baseline:constant", "baseline:copy-source"
     ]
     by_method = {row.method: row for row in board}
     assert by_method["baseline:constant"].delta_vs_base == 40.0 - 30.0
     assert by_method[f"{CONFIG}:fine-tuned"].delta_vs_base == 36.0 - 30.0
+    assert by_method["system:commercial"].delta_vs_base == 33.0 - 30.0
     assert by_method[f"{CONFIG}:base"].delta_vs_base is None
     table = leaderboard_markdown(board)
     assert "| baseline:copy-source | — | 4.00 |" in table
@@ -133,6 +139,7 @@ def test_cli_json_prints_the_stored_rows(
     assert cli(["leaderboard", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == leaderboard_json(leaderboard_rows(load_leaderboard(conn)))
+    assert {o["kind"] for o in printed} == {"base", "fine_tuned", "system", "baseline"}
     constant = next(o for o in printed if o["method"] == "baseline:constant")
     assert (constant["kind"], constant["meaning_margin"], constant["flags"]) == ("baseline", 0.0, ["length-ratio"])
     copy = next(o for o in printed if o["method"] == "baseline:copy-source")
