@@ -17,6 +17,7 @@ from mt_assets.cli import main as cli
 from mt_assets.db.connection import connect
 from mt_assets.launchers.local import LocalLauncher
 from mt_assets.resources import DatabaseResource
+from mt_assets.translation.baselines import definitions
 from mt_assets.translation.methods import ensure_config_execution
 from mt_assets_tests.tiny_models import rows, tiny_m2m100
 
@@ -32,6 +33,8 @@ llm_tuning_configs:
   lora_config: {{r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj]}}
   generation: {{num_beams: 1, max_new_tokens: 6}}
 """
+
+FLOORS = list(definitions())
 
 
 def _seed_dataset(db_url: str, n: int) -> None:
@@ -91,23 +94,23 @@ def test_translate_evaluate_rank_and_resume(pg_dagster_instance, mt_env, db_url,
             "select count(*) from llm.translation where chrf_plus_plus is null"
         ).fetchone()[0]
     assert tests >= 12  # enough segments for p-values
-    assert methods == [
-        (f"{CONFIG}:base", "base", False, tests),
-        (f"{CONFIG}:fine-tuned", "fine_tuned", True, tests),
-    ]
-    assert {(kind, metric) for kind, metric, *_ in scores} == {
-        (k, m) for k in ("base", "fine_tuned") for m in ("bleu", "chrf++", "ter")
-    }
+    assert methods == sorted(
+        [(f"{CONFIG}:base", "base", False, tests), (f"{CONFIG}:fine-tuned", "fine_tuned", True, tests)]
+        + [(name, "baseline", False, tests) for name in FLOORS]
+    )
+    assert sorted((kind, metric) for kind, metric, *_ in scores) == sorted(
+        [(k, m) for k in ("base", "fine_tuned", *["baseline"] * len(FLOORS)) for m in ("bleu", "chrf++", "ter")]
+    )
     for kind, _metric, _score, signature, segments, p_value in scores:
         assert segments == tests
         assert "nrefs:1" in signature and "version:" in signature
         assert (p_value is None) == (kind == "base")
-        if kind == "fine_tuned":
+        if kind != "base":
             assert 0 <= p_value <= 1 and "bs:1000" in signature
     assert unscored == 0
 
     translated = _metadata(first, "translations")
-    assert translated["translated_now"] == 2 * tests
+    assert translated["translated_now"] == (2 + len(FLOORS)) * tests
     assert "sentences_per_second/fine_tuned" in translated
     evaluated = _metadata(first, "evaluation")
     assert "chrF++" in evaluated["scores"] and f"{CONFIG}:fine-tuned" in evaluated["worst_segments"]
@@ -130,13 +133,14 @@ def test_translate_evaluate_rank_and_resume(pg_dagster_instance, mt_env, db_url,
             ([i for i, _ in kept_before],),
         ).fetchall()
         total = conn.execute("select count(*) from llm.translation").fetchone()[0]
-    assert sorted(kept_after) == sorted(kept_before) and total == 2 * tests
+    assert sorted(kept_after) == sorted(kept_before) and total == (2 + len(FLOORS)) * tests
     again = run([translations])
     assert _metadata(again, "translations")["translated_now"] == 0
 
     board = dg.materialize([leaderboard], instance=instance, resources=resources)
     table = _metadata(board, "leaderboard")["leaderboard"]
-    assert f"| {CONFIG} | fine_tuned |" in table and f"| {CONFIG} | base |" in table
+    for method in (f"{CONFIG}:fine-tuned", f"{CONFIG}:base", *FLOORS):
+        assert f"| {method} |" in table
     assert "data:image/png;base64," in _metadata(board, "leaderboard")["report"]
 
     capsys.readouterr()
@@ -168,7 +172,7 @@ def _planted(db_url: str, name: str, segments: int) -> None:
             "returning id"
         ).fetchone()[0]
         execution = ensure_config_execution(conn, name)
-        base, tuned = execution.methods
+        base, tuned, *_floors = execution.methods  # the floors stay untranslated here
         for i, row in enumerate(rows(segments, seed=21)):
             reference = f"{row['official_translate']} verse {i}"
             dataset_id = conn.execute(

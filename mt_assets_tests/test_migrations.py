@@ -9,7 +9,7 @@ SEED_TABLES = {
     "dataset_editions", "dataset", "tuning_configs", "tuning_dataset_distribution", "fine_tuned_models",
     "translation_method", "translation_execution", "translation_execution_models", "translation",
 }
-ADDED_TABLES = {"rejected_rows", "training_logs", "evaluation", "schema_migrations"}
+ADDED_TABLES = {"rejected_rows", "training_logs", "evaluation", "schema_migrations", "system_file", "system_output"}
 VIEWS = {"current_dataset_editions", "current_dataset"}
 
 

@@ -108,9 +108,10 @@ def test_generation_edit_retranslates_model_edit_retrains_resplit_unbinds(
     first_model = _metadata(run([fine_tuned_model]), "fine_tuned_model")["fine_tuned_model_id"]
     run([translations, evaluation])
     before = _scores(db_url)
-    assert set(before) == {"base", "fine_tuned"}
+    assert set(before) == {"base", "fine_tuned", "baseline"}
 
-    # Generation only: the same model, every output generated again, every score new.
+    # Generation only: the same model, every model output generated again, every score of the
+    # models new; the floors (no model, no generation settings) keep their outputs and scores.
     write(max_new_tokens=5)
     assert "changed (generation only" in configs_and_split()
     kept = _metadata(run([fine_tuned_model]), "fine_tuned_model")
@@ -126,7 +127,8 @@ def test_generation_edit_retranslates_model_edit_retrains_resplit_unbinds(
         ).fetchone()
     assert redone["translated_now"] == 2 * tests and linked == (first_model, "5")
     after = _scores(db_url)
-    assert set(after) == set(before) and all(after[k] and not after[k] & before[k] for k in before)
+    assert set(after) == set(before) and all(after[k] and not after[k] & before[k] for k in ("base", "fine_tuned"))
+    assert after["baseline"] == before["baseline"]
 
     # A LoRA setting: a new model.
     write(max_new_tokens=5, r=2)
@@ -157,8 +159,8 @@ def test_generation_edit_retranslates_model_edit_retrains_resplit_unbinds(
 
     board = dg.materialize([leaderboard], instance=pg_dagster_instance, resources=resources)
     shown = _metadata(board, "leaderboard")
-    assert f"| {CONFIG} | base |" in shown["leaderboard"]
-    assert "fine_tuned" not in shown["leaderboard"]
+    assert f"| {CONFIG}:base |" in shown["leaderboard"]
+    assert f"{CONFIG}:fine-tuned" not in shown["leaderboard"]
     # the scores are the first model's: the method was not translated with the second one
     assert f"{CONFIG} / {CONFIG}:fine-tuned: fine_tuned_models.id {first_model}" in shown["hidden"]
 

@@ -8,6 +8,7 @@ import pytest
 from mt_assets.db.connection import connect
 from mt_assets.settings import Settings
 from mt_assets.translation import store
+from mt_assets.translation.baselines import definitions
 from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
 from mt_assets.translation.methods import ensure_config_execution
@@ -16,6 +17,8 @@ from mt_assets.translation.run import translate_config
 # What a valid config needs (the rows themselves are planted below)
 DATA = {"editions": ["ed"], "source_languages": ["ar"], "test_size": 0.1}
 TEMPLATE = "Translate $source_language to English.\n$source_language: $source_text\nEnglish:\n"
+
+FLOORS = list(definitions())  # baseline:copy-source, :translation-memory, :constant
 
 
 def _config(conn, name: str, *, sha: str = "sha-1", few_shot: int = 2) -> int:
@@ -76,13 +79,15 @@ def test_config_methods_are_idempotent_and_follow_the_newest_model(db_url):
     with connect(db_url, autocommit=True) as conn:
         config_id = _config(conn, "cfg")
         first = ensure_config_execution(conn, "cfg")
-        assert [(m.name, m.kind) for m in first.methods] == [("cfg:base", "base")]
+        assert [(m.name, m.kind) for m in first.methods] == [("cfg:base", "base")] + [
+            (name, "baseline") for name in FLOORS
+        ]
         assert first.methods[0].generation["few_shot"] == 2
         assert first.methods[0].generation["stop"] == ["newline", "eos"]
-        assert ensure_config_execution(conn, "cfg") == first and _counts(conn) == (1, 1, 1)
+        assert ensure_config_execution(conn, "cfg") == first and _counts(conn) == (4, 1, 4)
 
         _model(conn, config_id, sha="sha-0")  # trained from an older version of the config
-        assert [m.name for m in ensure_config_execution(conn, "cfg").methods] == ["cfg:base"]
+        assert [m.name for m in ensure_config_execution(conn, "cfg").methods] == ["cfg:base", *FLOORS]
 
         model_id = _model(conn, config_id)
         second = ensure_config_execution(conn, "cfg")
@@ -90,7 +95,7 @@ def test_config_methods_are_idempotent_and_follow_the_newest_model(db_url):
         assert (tuned.name, tuned.kind, tuned.model.id) == ("cfg:fine-tuned", "fine_tuned", model_id)
         assert tuned.generation["few_shot"] == 0  # the tuned model learned the zero-shot prompt
         assert second.methods[0].id == first.methods[0].id and second.id == first.id
-        assert ensure_config_execution(conn, "cfg") == second and _counts(conn) == (2, 1, 2)
+        assert ensure_config_execution(conn, "cfg") == second and _counts(conn) == (5, 1, 5)
 
         rows = _rows(conn, config_id, ["test", "test"])
         for method in second.methods:
@@ -107,7 +112,8 @@ def test_config_methods_are_idempotent_and_follow_the_newest_model(db_url):
             "select m.name, count(*) from llm.translation t join llm.translation_method m "
             "on m.id = t.translation_method_id group by 1"
         ).fetchall()
-        assert left == [("cfg:base", 2)]  # outputs of the replaced model are gone, the base's stay
+        # outputs of the replaced model are gone, the base's and the floors' stay
+        assert sorted(left) == sorted([("cfg:base", 2)] + [(name, 2) for name in FLOORS])
 
 
 def test_pending_rows_and_few_shot_examples(db_url):
@@ -195,3 +201,50 @@ def test_user_executions_validate_and_register_once_methods_exist(db_url, tmp_pa
         pytest.raises(TranslationError, match=r"methods\[1\]: no tuning config 'zzz'"),
     ):
         ensure_user_execution(conn, load_execution_dir(tmp_path)[0][0])
+
+
+def test_the_floors_are_translated_from_the_train_rows_without_a_model(db_url, mt_env):
+    """translate_config writes the three floors for every test row without launching anything
+    for them (only the base model's job reaches `run`), the translation memory with its match
+    score, and a second run finds nothing pending."""
+    launched = []
+
+    def run(job, emit) -> None:
+        launched.append(job.method)
+        for row in (json.loads(line) for line in job.input_file.read_text().splitlines()):
+            emit({"event": "translation", "tuning_dataset_distribution_id": row["tuning_dataset_distribution_id"],
+                  "translated_text": "model output", "latency_ms": 1.0})
+
+    with connect(db_url, autocommit=True) as conn:
+        config_id = _config(conn, "cfg")
+        ids = _rows(conn, config_id, ["train"] * 6 + ["test"] * 3)
+        outcome = translate_config(conn, "cfg", Settings.from_env(), print, run)
+        assert launched == ["cfg:base"]
+        assert [(m.method, m.translated) for m in outcome.methods] == [("cfg:base", 3)] + [(f, 3) for f in FLOORS]
+        stored = {
+            (name, td): (text, score)
+            for name, td, text, score in conn.execute(
+                "select m.name, t.tuning_dataset_distribution_id, t.translated_text, t.match_score "
+                "from llm.translation t join llm.translation_method m on m.id = t.translation_method_id"
+            ).fetchall()
+        }
+        rows = {
+            td: (source, reference)
+            for td, source, reference in conn.execute(
+                "select td.id, d.source_text, d.official_translate from llm.tuning_dataset_distribution td "
+                "join llm.dataset d on d.id = td.dataset_record_id"
+            ).fetchall()
+        }
+        train_references = {rows[td][1] for td in ids[:6]}
+        for td in ids[6:]:
+            assert stored[("baseline:copy-source", td)] == (rows[td][0], None)
+            memory, score = stored[("baseline:translation-memory", td)]
+            assert memory in train_references and 0 < score <= 100
+            constant, no_score = stored[("baseline:constant", td)]
+            assert constant in train_references and no_score is None
+        assert len({stored[("baseline:constant", td)] for td in ids[6:]}) == 1  # one text for every row
+        # test row i is "نص " * (i % 5 + 1) + str(i): row 6 is nearest to train row 1 (same words, "1" vs "6")
+        assert stored[("baseline:translation-memory", ids[6])][0] == rows[ids[1]][1]
+
+        again = translate_config(conn, "cfg", Settings.from_env(), print, run)
+        assert [m.translated for m in again.methods] == [0, 0, 0, 0] and launched == ["cfg:base"]

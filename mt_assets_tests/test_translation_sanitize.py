@@ -112,10 +112,11 @@ def test_control_bytes_a_model_emits_are_removed_flagged_and_counted(
     # Text no tokenizer decodes to but an event line can carry (a JSON "\\ud800" escape) is stored too.
     with connect(db_url, autocommit=True) as conn:
         execution = ensure_config_execution(conn, CONFIG)
-        (method,) = execution.methods
+        method = execution.methods[0]  # the base; the floors follow it
         row_id = conn.execute(
-            "delete from llm.translation where id = (select min(id) from llm.translation) "
-            "returning tuning_dataset_distribution_id"
+            "delete from llm.translation where id = (select min(id) from llm.translation "
+            "where translation_method_id = %s) returning tuning_dataset_distribution_id",
+            (method.id,),
         ).fetchone()[0]
         writer = TranslationWriter(conn, method.id, execution.id)
         writer.add({"tuning_dataset_distribution_id": row_id, "translated_text": "x\ud800y\x00"})
@@ -129,6 +130,7 @@ def _stored_after(result: dg.ExecuteInProcessResult, db_url: str) -> list[str]:
     stored = _stored(db_url)
     metadata = _metadata(result)
     assert [note for _, note in stored] == [NOTE] * len(stored)
-    assert metadata["sanitized_now"] == metadata["translated_now"] == len(stored)
+    # only the model's rows are sanitized; the floors (translated once, from clean train rows) are not
+    assert metadata["sanitized_now"] == len(stored)
     assert f"| {CONFIG}:base | base | {len(stored)} | 0 | {len(stored)} | {len(stored)} |" in metadata["methods"]
     return [text for text, _ in stored]

@@ -54,6 +54,7 @@ def definitions() -> dict[str, dict[str, Any]]:
     """Each baseline's stored definition (llm.translation_method.generation_config), in the order
     they are written."""
     chrf = scorer(Metric.CHRF)
+    chrf.corpus_score(["x"], [["x"]])  # sacrebleu knows a signature's reference count only after scoring
     return {
         COPY_SOURCE: {"baseline": "copy-source"},
         TRANSLATION_MEMORY: {

@@ -9,7 +9,10 @@ Per tuning config `C`:
   It must be bound to the config's current split (its split_sha256 equals llm.split_sha256 of
   the stored train/validation rows); a model of another split is refused with the command that
   retrains it, since its training rows may be test rows now;
-- the execution `C`, linking both, translating C's test split.
+- the floors `baseline:copy-source`, `baseline:translation-memory`, `baseline:constant` (kind
+  baseline, `translation/baselines.py`): one global method each (no config, no model), their
+  outputs for C's test rows drawn from C's own train rows;
+- the execution `C`, linking them all, translating C's test split.
 
 The generation settings are stored with each method. A method whose definition changed (a
 new fine-tuned model, other beams, another prompt) loses its old translations and scores:
@@ -24,13 +27,14 @@ from typing import Any
 
 import psycopg
 
-from mt_assets.translation import store
+from mt_assets.translation import baselines, store
 from mt_assets.translation.errors import TranslationError
 from mt_assets.tuning import models
 from mt_assets.tuning import store as tuning_store
 from mt_assets.tuning.store import StoredConfig
 
 BASE, FINE_TUNED = "base", "fine_tuned"
+BASELINE = baselines.BASELINE
 _SUFFIX = {BASE: "base", FINE_TUNED: "fine-tuned"}
 
 
@@ -52,7 +56,7 @@ class Method:
     id: int
     name: str
     kind: str
-    config: StoredConfig
+    config: StoredConfig  # the config whose test rows it translates (a baseline's: the execution's)
     generation: dict[str, Any]
     model: FineTunedModel | None  # the fine_tuned method's model
 
@@ -152,10 +156,11 @@ def _upsert_method(
     conn: psycopg.Connection,
     name: str,
     kind: str,
-    config: StoredConfig,
-    llm_model: str,
+    config_id: int | None,
+    llm_model: str | None,
     model_id: int | None,
     generation: dict[str, Any],
+    description: str,
 ) -> tuple[int, bool]:
     """(method id, whether an existing definition changed and its outputs were dropped)."""
     existing = conn.execute(
@@ -168,24 +173,16 @@ def _upsert_method(
             "insert into llm.translation_method "
             "(name, description, llm_model, fine_tuned_models_id, tuning_config_id, kind, generation_config) "
             "values (%s, %s, %s, %s, %s, %s, %s::jsonb) returning id",
-            (
-                name,
-                f"{config.name}: {_SUFFIX[kind]} model",
-                llm_model,
-                model_id,
-                config.id,
-                kind,
-                json.dumps(generation),
-            ),
+            (name, description, llm_model, model_id, config_id, kind, json.dumps(generation)),
         ).fetchone()[0]
         return method_id, False
     method_id = existing[0]
-    if tuple(existing[1:]) == (kind, llm_model, model_id, generation, config.id):
+    if tuple(existing[1:]) == (kind, llm_model, model_id, generation, config_id):
         return method_id, False
     conn.execute(
         "update llm.translation_method set kind = %s, llm_model = %s, fine_tuned_models_id = %s, "
         "generation_config = %s::jsonb, tuning_config_id = %s where id = %s",
-        (kind, llm_model, model_id, json.dumps(generation), config.id, method_id),
+        (kind, llm_model, model_id, json.dumps(generation), config_id, method_id),
     )
     dropped = _drop_outputs(conn, method_id)
     return method_id, dropped
@@ -245,7 +242,8 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
         invalidated: list[str] = []
         base_generation = generation_config(config, BASE, multiline)
         base_id, changed = _upsert_method(
-            conn, method_name(config.name, BASE), BASE, config, config.llm_model, None, base_generation
+            conn, method_name(config.name, BASE), BASE, config.id, config.llm_model, None, base_generation,
+            f"{config.name}: base model",
         )
         methods.append(Method(base_id, method_name(config.name, BASE), BASE, config, base_generation, None))
         if changed:
@@ -256,7 +254,8 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
             check_split(config, model)  # raising rolls back: nothing registered, nothing dropped
             tuned_generation = generation_config(config, FINE_TUNED, multiline)
             tuned_id, changed = _upsert_method(
-                conn, tuned_name, FINE_TUNED, config, model.llm_model, model.id, tuned_generation
+                conn, tuned_name, FINE_TUNED, config.id, model.llm_model, model.id, tuned_generation,
+                f"{config.name}: fine-tuned model",
             )
             methods.append(Method(tuned_id, tuned_name, FINE_TUNED, config, tuned_generation, model))
             if changed:
@@ -267,6 +266,13 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
             ).fetchone()
             if stale is not None and _drop_outputs(conn, stale[0]):
                 invalidated.append(tuned_name)  # its model is gone or from an older config version
+        for name, definition in baselines.definitions().items():
+            baseline_id, changed = _upsert_method(
+                conn, name, BASELINE, None, None, None, definition, baselines.DESCRIPTIONS[name]
+            )
+            methods.append(Method(baseline_id, name, BASELINE, config, definition, None))
+            if changed:
+                invalidated.append(name)
         execution_id = _upsert_execution(
             conn, config.name, f"{config.name}: its methods on its test split", config.id
         )

@@ -4,7 +4,8 @@ as they arrive.
 
 The translating itself is `run(job, emit)`: the asset passes its launcher's `translate` (a local
 subprocess or a GPU host over SSH, both running `python -m mt_assets.translation`), so this module
-never loads a model or torch."""
+never loads a model or torch. The floors (`translation/baselines.py`) need no model: they are
+computed here, from the config's train rows, and stored through the same writer."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import psycopg
 
 from mt_assets.models.artefacts import directory_sha256
 from mt_assets.settings import Settings
-from mt_assets.translation import store
+from mt_assets.translation import baselines, store
 from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.methods import (
+    BASELINE,
     FINE_TUNED,
     Execution,
     Method,
@@ -159,6 +161,9 @@ def translate_config(
             log(f"{method.name}: all {total} test rows already translated")
             outcomes.append(MethodOutcome(method.name, method.kind, total, total, 0, 0.0))
             continue
+        if method.kind == BASELINE:
+            outcomes.append(_baseline(conn, method, execution.id, pending, total, log, write_batch))
+            continue
         work = settings.home / "translations" / config_name / _safe(method.name)
         input_file = store.write_input(pending, work / "input.jsonl")
         few_shot = store.few_shot_examples(conn, method.config.id, method.generation.get("few_shot", 0))
@@ -194,6 +199,29 @@ def translate_config(
             )
         )
     return TranslationOutcome(execution, tuple(outcomes))
+
+
+def _baseline(
+    conn: psycopg.Connection,
+    method: Method,
+    execution_id: int,
+    pending: list[dict[str, Any]],
+    total: int,
+    log: Log,
+    write_batch: int,
+) -> MethodOutcome:
+    """A floor's outputs for the pending rows, from the config's train rows, stored at once."""
+    started = time.perf_counter()
+    outputs = baselines.outputs(method.name, pending, store.train_pairs(conn, method.config.id))
+    writer = store.TranslationWriter(conn, method.id, execution_id, write_batch)
+    for event in outputs.events:
+        writer.add(event)
+    writer.flush()
+    seconds = time.perf_counter() - started
+    log(f"{method.name}: {writer.written} of {total} test rows in {seconds:.1f} s{outputs.summary}")
+    return MethodOutcome(
+        method.name, method.kind, total, total - len(pending), writer.written, seconds, writer.sanitized
+    )
 
 
 def samples(

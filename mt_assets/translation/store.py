@@ -1,5 +1,5 @@
 """What translation reads and writes in PostgreSQL (psycopg 3): the rows still to translate,
-few-shot examples from the train split, whether a reference spans lines (the stop rule), and the
+few-shot examples and the floors' train pairs from the train split, whether a reference spans lines (the stop rule), and the
 outputs, sanitized (`translation.sanitize`) and inserted as they arrive."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from mt_assets.models import jsonl
+from mt_assets.translation.baselines import TrainPair
 from mt_assets.translation.sanitize import sanitize
 
 _ROW_COLUMNS = """
@@ -47,11 +48,19 @@ order by md5(dataset_id::text), dataset_id
 limit %(k)s
 """
 
+_TRAIN_PAIRS = """
+select d.id, d.source_language, d.source_text, d.official_translate
+from llm.tuning_dataset_distribution td
+join llm.dataset d on d.id = td.dataset_record_id
+where td.tuning_config_id = %s and td.split = 'train'
+order by d.id
+"""
+
 _INSERT = """
 insert into llm.translation
     (translation_method_id, tuning_dataset_distribution_id, translation_execution_id, translated_text,
-     sanitized, latency_ms)
-values (%s, %s, %s, %s, %s, %s)
+     sanitized, latency_ms, match_score)
+values (%s, %s, %s, %s, %s, %s, %s)
 on conflict on constraint translation_method_row_key do nothing
 returning sanitized is not null
 """
@@ -72,6 +81,11 @@ def few_shot_examples(conn: psycopg.Connection, config_id: int, k: int) -> list[
         return []
     rows = _dicts(conn.execute(_FEW_SHOT, {"config": config_id, "k": k}))
     return [{key: value for key, value in row.items() if key != "chars"} for row in rows]
+
+
+def train_pairs(conn: psycopg.Connection, config_id: int) -> list[TrainPair]:
+    """The config's train rows, what the floors draw their outputs from."""
+    return [TrainPair(*row) for row in conn.execute(_TRAIN_PAIRS, (config_id,)).fetchall()]
 
 
 def references_span_lines(conn: psycopg.Connection, config_id: int) -> bool:
@@ -115,6 +129,7 @@ class TranslationWriter:
                 text,
                 changes,
                 event.get("latency_ms"),
+                event.get("match_score"),  # baseline:translation-memory only
             )
         )
         if len(self._buffer) >= self._batch:
