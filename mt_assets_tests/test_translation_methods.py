@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 
 from mt_assets.db.connection import connect
+from mt_assets.evaluation.store import load_rows
 from mt_assets.settings import Settings
 from mt_assets.translation import store
 from mt_assets.translation.baselines import definitions
 from mt_assets.translation.errors import TranslationError
-from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
+from mt_assets.translation.executions import ensure_user_execution, load_execution_dir, load_execution_file
 from mt_assets.translation.methods import ensure_config_execution
-from mt_assets.translation.run import translate_config
+from mt_assets.translation.run import translate_config, translate_execution
 
 # What a valid config needs (the rows themselves are planted below)
 DATA = {"editions": ["ed"], "source_languages": ["ar"], "test_size": 0.1}
@@ -161,7 +162,13 @@ def _write(config_dir: Path, name: str, text: str) -> None:
     (config_dir / "executions" / name).write_text(text)
 
 
-def test_user_executions_validate_and_register_once_methods_exist(db_url, tmp_path):
+def _loaded(config_dir: Path, text: str):
+    (config_dir / "one").mkdir(exist_ok=True)
+    (config_dir / "one" / "x.yaml").write_text(text)
+    return load_execution_file(config_dir / "one" / "x.yaml")
+
+
+def test_user_executions_validate_and_register_once_methods_exist(db_url, tmp_path, mt_env):
     _write(tmp_path, "ok.yaml", "name: ar-compare\ndescription: both\nmethods: [a:base, b:fine-tuned]\n")
     _write(tmp_path, "typo.yaml", "name: typo\nmethod: [a:base, b:base]\n")
     _write(tmp_path, "bad.yaml", "name: bad\nmethods: [a:base, a:tuned]\n")
@@ -178,22 +185,57 @@ def test_user_executions_validate_and_register_once_methods_exist(db_url, tmp_pa
     with connect(db_url, autocommit=True) as conn:
         a = _config(conn, "a")
         b = _config(conn, "b")
-        _rows(conn, a, ["test", "test", "train"])
-        _rows(conn, b, ["test", "train", "train"])
+        _rows(conn, a, ["test", "test", "train"])  # rows 1:0 and 1:1 are a's test rows
+        b_rows = _rows(conn, b, ["test", "train", "train"])  # b trains on 1:1
         ensure_config_execution(conn, "a")
-        waiting = ensure_user_execution(conn, loaded[0])
+        on_b = _loaded(tmp_path, "name: on-b\nmethods: [a:base, b:fine-tuned]\nrows: b\n")
+        waiting = ensure_user_execution(conn, on_b)
         assert (waiting.id, waiting.missing_methods) == (None, ("b:fine-tuned",))
         _model(conn, b)
         ensure_config_execution(conn, "b")
-        registered = ensure_user_execution(conn, loaded[0])
-        assert registered.id is not None and registered.shared_test_rows == 1
-        assert ensure_user_execution(conn, loaded[0]) == registered
+        # no `rows`, and the configs' test rows differ: refused, with the counts
+        with pytest.raises(TranslationError, match=r"ok.yaml: methods: the configs involved have different "
+                           r"test rows \(a: 2, b: 1; 1 shared\); add `rows: <config>`"):
+            ensure_user_execution(conn, loaded[0])
+        # a's test rows: b's model trained on one of them
+        on_a = _loaded(tmp_path, "name: on-a\nmethods: [a:base, b:fine-tuned]\nrows: a\n")
+        with pytest.raises(TranslationError, match=r"b:fine-tuned was trained on 1 of the test rows of 'a'"):
+            ensure_user_execution(conn, on_a)
+        registered = ensure_user_execution(conn, on_b)
+        assert registered.id is not None and (registered.rows_config, registered.test_rows) == ("b", 1)
+        assert ensure_user_execution(conn, on_b) == registered
         linked = conn.execute(
             "select m.name from llm.translation_execution_models x join llm.translation_method m "
             "on m.id = x.translation_method_id where x.translation_execution_id = %s order by 1",
             (registered.id,),
         ).fetchall()
-        assert linked == [("a:base",), ("b:fine-tuned",)]
+        assert linked == sorted([("a:base",), ("b:fine-tuned",)] + [(f,) for f in FLOORS])
+
+        # b's own execution has translated b's test row with b's model: the user execution scores that
+        # output and generates only what is new there (a's base model on b's row, the floors)
+        own = ensure_config_execution(conn, "b")
+        conn.execute(
+            "insert into llm.translation (translation_method_id, tuning_dataset_distribution_id, "
+            "translation_execution_id, translated_text) values (%s, %s, %s, 'tuned output'), (%s, %s, %s, 'b base')",
+            (own.methods[1].id, b_rows[0], own.id, own.methods[0].id, b_rows[0], own.id),
+        )
+        launched = []
+
+        def run(job, emit) -> None:
+            launched.append(job.method)
+            for row in (json.loads(line) for line in job.input_file.read_text().splitlines()):
+                emit({"event": "translation", "tuning_dataset_distribution_id": row["tuning_dataset_distribution_id"],
+                      "translated_text": "base output", "latency_ms": 1.0})
+
+        outcome = translate_execution(conn, registered.id, Settings.from_env(), print, run)
+        assert launched == ["a:base"]
+        assert {m.method: m.translated for m in outcome.methods} == {"a:base": 1, "b:fine-tuned": 0} | {
+            f: 1 for f in FLOORS
+        }
+        scored = {(r.method, r.hypothesis) for r in load_rows(conn, registered.id)}
+        assert {("a:base", "base output"), ("b:fine-tuned", "tuned output")} <= scored
+        assert {method for method, _ in scored} == {"a:base", "b:fine-tuned", *FLOORS}
+        assert ("b:base", "b base") not in scored  # b's base translated that row, but is not one of its methods
 
     _write(tmp_path, "ok.yaml", "name: ar-compare\nmethods: [a:base, zzz:base]\n")
     with (

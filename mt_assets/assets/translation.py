@@ -1,5 +1,7 @@
 """The `translations` asset: each config's test split translated by every method, through the
-launcher resource (this machine or the SSH GPU host), into llm.translation."""
+launcher resource (this machine or the SSH GPU host), into llm.translation; the external systems
+of $MT_CONFIG_DIR/systems loaded and attached where they cover the rows; the user executions of
+$MT_CONFIG_DIR/executions involving the config registered and translated."""
 
 import dagster as dg
 
@@ -11,8 +13,9 @@ from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
 from mt_assets.translation.errors import TranslationError
 from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
-from mt_assets.translation.run import samples, translate_config
+from mt_assets.translation.run import RunTranslation, samples, translate_config, translate_execution
 from mt_assets.translation.spec import DEFAULT_BATCH_SIZE
+from mt_assets.translation.systems import SystemCoverage, SystemLoad, attach_systems, load_systems
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
@@ -38,22 +41,34 @@ def translations(
     launcher: Launcher,
 ) -> dg.MaterializeResult:
     settings = Settings.from_env()
+
+    def run(job, emit):
+        launcher.translate(context, job, emit)
+
     with database.connect(autocommit=True) as conn:
+        loads = load_systems(conn, settings.config_dir)
+        for load in loads:
+            if load.error:
+                context.log.error(load.error)
         try:
             outcome = translate_config(
-                conn,
-                context.partition_key,
-                settings,
-                context.log.info,
-                lambda job, emit: launcher.translate(context, job, emit),
-                config.batch_size,
+                conn, context.partition_key, settings, context.log.info, run, config.batch_size
             )
         except (TranslationError, ModelSourceError) as err:
             raise dg.Failure(str(err)) from None
-        user_executions, problems = _user_executions(conn, settings, context.partition_key)
+        coverage = attach_systems(conn, outcome.execution.id, outcome.execution.rows_config_id)
+        user_executions, problems = _user_executions(
+            conn, settings, context.partition_key, context.log.info, run, config.batch_size
+        )
         examples = samples(conn, outcome.execution.id)
     for line in problems:
         context.log.error(line)
+    for item in coverage:
+        if not item.scored:
+            context.log.warning(
+                f"system:{item.name} covers {item.covered} of the {item.covered + item.missing} test rows of "
+                f"{context.partition_key!r}: not scored here ({item.missing} missing)"
+            )
     metadata: dict[str, object] = {
         "execution": outcome.execution.name,
         "methods": dg.MetadataValue.md(
@@ -82,6 +97,7 @@ def translations(
             "\n".join(f"- {line}" for line in user_executions) or "none involving this config"
         ),
         "execution_file_errors": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in problems) or "none"),
+        "systems": dg.MetadataValue.md(_systems_table(loads, coverage)),
     }
     for m in outcome.methods:
         if m.sentences_per_second:
@@ -89,24 +105,50 @@ def translations(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _user_executions(conn, settings: Settings, config_name: str) -> tuple[list[str], list[str]]:
-    """Register the configs/executions/*.yaml executions that involve this config."""
+def _systems_table(loads: list[SystemLoad], coverage: list[SystemCoverage]) -> str:
+    covered = {c.name: c for c in coverage}
+    rows = []
+    for load in loads:
+        c = covered.get(load.name)
+        here = "—" if c is None else ("scored" if c.scored else f"not scored: {c.missing} test rows missing")
+        reasons = ", ".join(f"{kind} {n}" for kind, n in sorted(load.reasons.items())) or "—"
+        rows.append(
+            (f"system:{load.name}", load.file, load.status, load.rows_read, load.rows_loaded, load.rows_rejected,
+             reasons, here)
+        )
+    return _table(("method", "file", "load", "rows read", "loaded", "quarantined", "reasons", "this config"), rows)
+
+
+def _user_executions(
+    conn, settings: Settings, config_name: str, log, run: RunTranslation, batch_size: int
+) -> tuple[list[str], list[str]]:
+    """Register the configs/executions/*.yaml executions that involve this config (a method of
+    it, or its test rows) and translate each registered one."""
     loaded, problems = load_execution_dir(settings.config_dir)
     lines = []
     for item in loaded:
-        if not any(m.rsplit(":", 1)[0] == config_name for m in item.spec.methods):
+        involved = {m.rsplit(":", 1)[0] for m in item.spec.methods} | {item.spec.rows}
+        if config_name not in involved:
             continue
         try:
             result = ensure_user_execution(conn, item)
-        except TranslationError as err:
+            if result.id is None:
+                lines.append(
+                    f"{result.name}: waiting for {', '.join(result.missing_methods)} (run translations for "
+                    f"their configs); {result.test_rows} test rows of {result.rows_config}"
+                )
+                continue
+            outcome = translate_execution(conn, result.id, settings, log, run, batch_size)
+            systems = attach_systems(conn, result.id, outcome.execution.rows_config_id)
+        except (TranslationError, ModelSourceError) as err:
             problems.append(str(err))
             continue
-        state = (
-            f"registered (id {result.id})"
-            if result.id is not None
-            else f"waiting for {', '.join(result.missing_methods)} (run translations for their configs)"
+        now = sum(m.translated for m in outcome.methods)
+        scored = [f"system:{s.name}" for s in systems if s.scored]
+        lines.append(
+            f"{result.name}: {len(outcome.methods)} methods on the {result.test_rows} test rows of "
+            f"{result.rows_config}; {now} translated now" + (f"; with {', '.join(scored)}" if scored else "")
         )
-        lines.append(f"{result.name}: {state}; {result.shared_test_rows} shared test rows")
     return lines, problems
 
 

@@ -23,8 +23,15 @@ join llm.translation_method m on m.id = t.translation_method_id
 join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id
 join llm.dataset d on d.id = td.dataset_record_id
 join llm.dataset_editions e on e.id = d.edition_id
-where t.translation_execution_id = %s
-  and td.split = 'test'  -- a score over training rows would flatter the model
+join llm.translation_execution x on x.id = %(x)s
+where td.split = 'test'  -- a score over training rows would flatter the model
+  and case
+    -- the execution's methods on its rows config's test rows, whichever execution produced them
+    when x.tuning_config_id is not null then td.tuning_config_id = x.tuning_config_id
+      and t.translation_method_id in (
+        select translation_method_id from llm.translation_execution_models where translation_execution_id = x.id)
+    else t.translation_execution_id = x.id  -- an execution registered before it named its rows
+  end
 order by m.name, d.id
 """
 
@@ -43,14 +50,30 @@ returning id
 """
 
 def load_rows(conn: psycopg.Connection, execution_id: int) -> list[TranslationRow]:
-    """The execution's translations of test rows with their references, ordered by method and row."""
-    return [TranslationRow(*row) for row in conn.execute(_ROWS, (execution_id,)).fetchall()]
+    """The execution's translations of test rows with their references, ordered by method and row:
+    its linked methods' outputs for the test rows of its rows config (translation_execution.
+    tuning_config_id), so a user execution shares the outputs a config's own execution stored."""
+    return [TranslationRow(*row) for row in conn.execute(_ROWS, {"x": execution_id}).fetchall()]
 
 
 def execution_id(conn: psycopg.Connection, name: str) -> int | None:
     """The id of the translation execution named `name` (a config's own is named after it), or None."""
     row = conn.execute("select id from llm.translation_execution where name = %s", (name,)).fetchone()
     return None if row is None else row[0]
+
+
+def involved_executions(conn: psycopg.Connection, config: str) -> list[tuple[int, str]]:
+    """(id, name) of the executions other than the config's own that involve it: on its test
+    rows, or with one of its methods (the user executions of `translation/executions.py`)."""
+    return conn.execute(
+        "select x.id, x.name from llm.translation_execution x "
+        "left join llm.tuning_configs r on r.id = x.tuning_config_id "
+        "where x.name <> %(c)s and (r.name = %(c)s or exists ("
+        "  select 1 from llm.translation_execution_models l join llm.translation_method m "
+        "  on m.id = l.translation_method_id join llm.tuning_configs mc on mc.id = m.tuning_config_id "
+        "  where l.translation_execution_id = x.id and mc.name = %(c)s)) order by x.name",
+        {"c": config},
+    ).fetchall()
 
 
 def fine_tuned_methods(conn: psycopg.Connection, execution_id: int) -> list[str]:

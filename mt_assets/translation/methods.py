@@ -66,6 +66,7 @@ class Execution:
     id: int
     name: str
     methods: tuple[Method, ...]
+    rows_config_id: int  # whose test rows its methods translate (llm.translation_execution.tuning_config_id)
     invalidated: tuple[str, ...] = ()  # methods whose old translations were dropped now
 
 
@@ -205,14 +206,16 @@ def _upsert_execution(conn: psycopg.Connection, name: str, description: str, con
     ).fetchone()[0]
 
 
-def _link(conn: psycopg.Connection, execution_id: int, method_ids: list[int]) -> None:
-    """The execution's methods are exactly these; a method dropped from it takes its
-    translations in this execution and its scores there along."""
+def link(conn: psycopg.Connection, execution_id: int, method_ids: list[int]) -> None:
+    """The execution's methods are exactly these, besides the external systems (`systems.py`
+    links those that cover its rows); a method dropped from it takes its translations in this
+    execution and its scores there along."""
     gone = [
         r[0]
         for r in conn.execute(
-            "delete from llm.translation_execution_models where translation_execution_id = %s "
-            "and translation_method_id <> all(%s) returning translation_method_id",
+            "delete from llm.translation_execution_models x using llm.translation_method m "
+            "where m.id = x.translation_method_id and m.kind <> 'system' and x.translation_execution_id = %s "
+            "and x.translation_method_id <> all(%s) returning x.translation_method_id",
             (execution_id, method_ids),
         ).fetchall()
     ]
@@ -231,6 +234,25 @@ def _link(conn: psycopg.Connection, execution_id: int, method_ids: list[int]) ->
             "values (%s, %s) on conflict on constraint translation_execution_models_key do nothing",
             (execution_id, method_id),
         )
+
+
+@dataclass(frozen=True)
+class Floor:
+    id: int
+    name: str
+    definition: dict[str, Any]
+    changed: bool  # its definition changed now, and its old outputs were dropped
+
+
+def ensure_floors(conn: psycopg.Connection) -> list[Floor]:
+    """Upsert the floors' global methods (no config, no model), in `baselines.definitions` order."""
+    floors = []
+    for name, definition in baselines.definitions().items():
+        floor_id, changed = _upsert_method(
+            conn, name, BASELINE, None, None, None, definition, baselines.DESCRIPTIONS[name]
+        )
+        floors.append(Floor(floor_id, name, definition, changed))
+    return floors
 
 
 def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execution:
@@ -266,18 +288,46 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
             ).fetchone()
             if stale is not None and _drop_outputs(conn, stale[0]):
                 invalidated.append(tuned_name)  # its model is gone or from an older config version
-        for name, definition in baselines.definitions().items():
-            baseline_id, changed = _upsert_method(
-                conn, name, BASELINE, None, None, None, definition, baselines.DESCRIPTIONS[name]
-            )
-            methods.append(Method(baseline_id, name, BASELINE, config, definition, None))
-            if changed:
-                invalidated.append(name)
+        for floor in ensure_floors(conn):
+            methods.append(Method(floor.id, floor.name, BASELINE, config, floor.definition, None))
+            if floor.changed:
+                invalidated.append(floor.name)
         execution_id = _upsert_execution(
             conn, config.name, f"{config.name}: its methods on its test split", config.id
         )
-        _link(conn, execution_id, [m.id for m in methods])
-    return Execution(execution_id, config.name, tuple(methods), tuple(invalidated))
+        link(conn, execution_id, [m.id for m in methods])
+    return Execution(execution_id, config.name, tuple(methods), config.id, tuple(invalidated))
+
+
+def load_execution(conn: psycopg.Connection, execution_id: int) -> Execution:
+    """A registered execution with its linked model methods and floors as stored (a user
+    execution's: registered by `executions.ensure_user_execution`). A fine-tuned method must
+    still be bound to its config's split (`check_split`)."""
+    name, rows_config_id = conn.execute(
+        "select name, tuning_config_id from llm.translation_execution where id = %s", (execution_id,)
+    ).fetchone()
+    rows_config = conn.execute("select name from llm.tuning_configs where id = %s", (rows_config_id,)).fetchone()
+    if rows_config is None:
+        raise TranslationError(f"execution {name!r} names no rows config; register it again")
+    found = conn.execute(
+        "select m.id, m.name, m.kind, c.name, m.generation_config, f.id, f.pretrained_model_dir_path, "
+        "coalesce(f.llm_model, m.llm_model), f.artefact_sha256, f.split_sha256 "
+        "from llm.translation_execution_models x join llm.translation_method m on m.id = x.translation_method_id "
+        "left join llm.tuning_configs c on c.id = m.tuning_config_id "
+        "left join llm.fine_tuned_models f on f.id = m.fine_tuned_models_id "
+        "where x.translation_execution_id = %s and m.kind <> 'system' "
+        "order by m.kind = 'baseline', m.name",
+        (execution_id,),
+    ).fetchall()
+    rows = load_config(conn, rows_config[0])
+    methods = []
+    for method_id, method, kind, config_name, generation, model_id, artefact, llm_model, sha, split in found:
+        config = rows if config_name is None else load_config(conn, config_name)
+        model = FineTunedModel(model_id, artefact, llm_model, sha, split) if model_id is not None else None
+        if model is not None:
+            check_split(config, model)
+        methods.append(Method(method_id, method, kind, config, generation, model))
+    return Execution(execution_id, name, tuple(methods), rows_config_id)
 
 
 def test_row_count(conn: psycopg.Connection, config_id: int) -> int:

@@ -27,6 +27,7 @@ from mt_assets.translation.methods import (
     Execution,
     Method,
     ensure_config_execution,
+    load_execution,
     test_row_count,
 )
 from mt_assets.translation.spec import DEFAULT_BATCH_SIZE, TranslationJob
@@ -148,23 +149,66 @@ def translate_config(
         log(
             f"{name}: its definition changed (model or generation settings); old translations and scores dropped"
         )
+    outcomes = translate_methods(
+        conn, execution.id, execution.methods, execution.rows_config_id, config_name,
+        settings, log, run, batch_size, write_batch,
+    )
+    return TranslationOutcome(execution, tuple(outcomes))
+
+
+def translate_execution(
+    conn: psycopg.Connection,
+    execution_id: int,
+    settings: Settings,
+    log: Log,
+    run: RunTranslation,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    write_batch: int = 16,
+) -> TranslationOutcome:
+    """A registered execution's methods on its rows config's test rows (a user execution,
+    `executions.py`): what each has not translated yet. `conn` in autocommit mode."""
+    execution = load_execution(conn, execution_id)
+    (rows_config,) = conn.execute(
+        "select name from llm.tuning_configs where id = %s", (execution.rows_config_id,)
+    ).fetchone()
+    outcomes = translate_methods(
+        conn, execution.id, execution.methods, execution.rows_config_id, rows_config,
+        settings, log, run, batch_size, write_batch,
+    )
+    return TranslationOutcome(execution, tuple(outcomes))
+
+
+def translate_methods(
+    conn: psycopg.Connection,
+    execution_id: int,
+    methods: tuple[Method, ...],
+    rows_config_id: int,
+    rows_config: str,
+    settings: Settings,
+    log: Log,
+    run: RunTranslation,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    write_batch: int = 16,
+) -> list[MethodOutcome]:
+    """Each method's outputs for the test rows of `rows_config` it has not translated yet: the
+    model methods through `run`, the floors here. Rows are stored as their events arrive."""
     outcomes = []
-    for method in execution.methods:
-        total = test_row_count(conn, method.config.id)
+    for method in methods:
+        total = test_row_count(conn, rows_config_id)
         if total == 0:
             raise TranslationError(
-                f"tuning config {config_name!r} has no test rows; materialize tuning_dataset_distribution "
+                f"tuning config {rows_config!r} has no test rows; materialize tuning_dataset_distribution "
                 "(and check data.test_size)"
             )
-        pending = store.pending_rows(conn, method.config.id, method.id)
+        pending = store.pending_rows(conn, rows_config_id, method.id)
         if not pending:
             log(f"{method.name}: all {total} test rows already translated")
             outcomes.append(MethodOutcome(method.name, method.kind, total, total, 0, 0.0))
             continue
         if method.kind == BASELINE:
-            outcomes.append(_baseline(conn, method, execution.id, pending, total, log, write_batch))
+            outcomes.append(_baseline(conn, method, execution_id, rows_config_id, pending, total, log, write_batch))
             continue
-        work = settings.home / "translations" / config_name / _safe(method.name)
+        work = settings.home / "translations" / rows_config / _safe(method.name)
         input_file = store.write_input(pending, work / "input.jsonl")
         few_shot = store.few_shot_examples(conn, method.config.id, method.generation.get("few_shot", 0))
         job = plan_job(method, input_file, few_shot, settings, batch_size)
@@ -173,7 +217,7 @@ def translate_config(
             f"{method.name}: translating {len(pending)} of {total} test rows ({total - len(pending)} already done)"
             + _stop_note(job)
         )
-        writer = store.TranslationWriter(conn, method.id, execution.id, write_batch)
+        writer = store.TranslationWriter(conn, method.id, execution_id, write_batch)
         on_progress = _progress_logger(method.name, log)
 
         def emit(event: dict[str, Any], writer=writer, on_progress=on_progress) -> None:
@@ -198,21 +242,22 @@ def translate_config(
                 writer.sanitized,
             )
         )
-    return TranslationOutcome(execution, tuple(outcomes))
+    return outcomes
 
 
 def _baseline(
     conn: psycopg.Connection,
     method: Method,
     execution_id: int,
+    rows_config_id: int,
     pending: list[dict[str, Any]],
     total: int,
     log: Log,
     write_batch: int,
 ) -> MethodOutcome:
-    """A floor's outputs for the pending rows, from the config's train rows, stored at once."""
+    """A floor's outputs for the pending rows, from the rows config's train rows, stored at once."""
     started = time.perf_counter()
-    outputs = baselines.outputs(method.name, pending, store.train_pairs(conn, method.config.id))
+    outputs = baselines.outputs(method.name, pending, store.train_pairs(conn, rows_config_id))
     writer = store.TranslationWriter(conn, method.id, execution_id, write_batch)
     for event in outputs.events:
         writer.add(event)
