@@ -81,6 +81,9 @@ def test_cpu_cells_run_the_pipeline_and_print_the_leaderboard(notebook_env):
     assert f"config: {CONFIG}" in printed
     assert "wrote" in printed and "quran-ar-en.tsv" in printed
     assert CONFIG in printed and "chrF++" in printed, "the leaderboard table names the tiny config"
+    shown = "".join(out.get("data", {}).get("text/plain", "") for out in nb.cells[-1].outputs)
+    # the leaderboard's method column, a segments output column (wide frames elide middle ones), controls
+    assert all(s in shown for s in (f"{CONFIG}:base", "output:", "control_seeds")), "mt_assets.results' frames"
     url = subprocess.run([sys.executable, "-m", "mt_assets.cli", "db", "url"],
                          capture_output=True, text=True, check=True).stdout.strip()
     with psycopg.connect(url) as conn:
