@@ -178,7 +178,7 @@ CREATE TABLE llm.evaluation (
     flags text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT evaluation_control_seeds_check CHECK ((control_seeds > 0)),
     CONSTRAINT evaluation_meaning_gain_p_check CHECK (((meaning_gain_p >= (0)::double precision) AND (meaning_gain_p <= (1)::double precision))),
-    CONSTRAINT evaluation_metric_check CHECK ((metric = ANY (ARRAY['bleu'::text, 'chrf++'::text, 'ter'::text, 'comet'::text]))),
+    CONSTRAINT evaluation_metric_check CHECK ((metric = ANY (ARRAY['bleu'::text, 'chrf++'::text, 'ter'::text, 'comet'::text, 'meteor'::text]))),
     CONSTRAINT evaluation_p_value_holm_check CHECK (((p_value_holm >= (0)::double precision) AND (p_value_holm <= (1)::double precision))),
     CONSTRAINT evaluation_scope_check CHECK ((scope = ANY (ARRAY['all'::text, 'language'::text, 'edition'::text]))),
     CONSTRAINT evaluation_segments_check CHECK ((segments > 0))

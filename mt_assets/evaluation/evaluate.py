@@ -8,6 +8,9 @@ flags (`flags.py`, the same list on each metric row). Against the base method, e
 row gets the meaning gain (margin minus the base's margin); only chrF++, the metric the gate
 and the ranking use, gets its paired-bootstrap p-value (meaning_gain_p) and the Holm-adjusted
 p-value across the execution's comparisons (p_value_holm). Other scopes leave these None.
+
+METEOR (`meteor.py`, when WordNet is installed) adds one scope-'all' row per method with the
+same control, margin, meaning gain and flags, and no p-value; without WordNet it adds none.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, replace
 from mt_assets.evaluation.control import CONTROL_SEEDS, control, meaning_gain, system_statistics
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.flags import STYLE_ONLY, output_flags, style_only
+from mt_assets.evaluation.meteor import METEOR, MeteorMetric, MeteorSetup, meteor_setup
 from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.rows import TranslationRow, check_rows
 from mt_assets.evaluation.scopes import Scope, ScopeKey, group_by_scope, scores_by_scope
@@ -45,7 +49,7 @@ class EvaluationScore:
 
     method: str
     key: ScopeKey
-    metric: Metric
+    metric: Metric | MeteorMetric
     score: float
     signature: str
     segments: int
@@ -95,10 +99,12 @@ def evaluate(
     seed: int = DEFAULT_SEED,
     test: Test = "bootstrap",
     alpha: float = DEFAULT_ALPHA,
+    meteor: MeteorSetup | None = None,
 ) -> list[EvaluationScore]:
     """Score an execution's translations (`store.load_rows`) and test every method against
-    `baseline` (`store.baseline_method`; None skips the tests) with `test`. Raises
-    EvaluationError rather than return a score it cannot stand behind."""
+    `baseline` (`store.baseline_method`; None skips the tests) with `test`. `meteor` defaults
+    to `meteor_setup()` (WordNet from MT_WORDNET_DIR or Debian's). Raises EvaluationError
+    rather than return a score it cannot stand behind."""
     check_rows(rows)
     check_coverage(rows)
     methods = {row.method for row in rows}
@@ -144,8 +150,44 @@ def evaluate(
                     p_value=p_values.get(score.metric),
                 )
             )
-    return _with_control(evaluated, groups, baseline, n, seed, alpha)
+    scored = _with_control(evaluated, groups, baseline, n, seed, alpha)
+    setup = meteor_setup() if meteor is None else meteor
+    return scored if setup.scorer is None else scored + _meteor_rows(setup, scored, groups, baseline)
 
+
+def _meteor_rows(
+    setup: MeteorSetup,
+    scores: list[EvaluationScore],
+    groups: dict[tuple[str, ScopeKey], list[TranslationRow]],
+    baseline: str | None,
+) -> list[EvaluationScore]:
+    """One METEOR row per method over the whole test set, with the style control (and the
+    meaning gain vs the baseline) when there are enough segments; flags as on its other rows."""
+    flags = {s.method: s.flags for s in scores if s.key == ALL}
+    methods = sorted(flags)
+    with_control = control_skipped(groups[(methods[0], ALL)]) is None
+    rows = {}
+    for m in methods:
+        hypotheses, references = [r.hypothesis for r in groups[(m, ALL)]], [r.reference for r in groups[(m, ALL)]]
+        try:
+            if with_control:
+                c = setup.scorer.control(hypotheses, references)
+                score, extra = c.score, dict(
+                    control_score=c.control_score, control_sd=c.control_sd, control_seeds=c.seeds,
+                    meaning_margin=c.meaning_margin,
+                )
+            else:
+                score, extra = setup.scorer.corpus_score(hypotheses, references), {}
+        except EvaluationError as err:
+            raise EvaluationError(f"method {m!r}, METEOR: {err}") from None
+        rows[m] = EvaluationScore(
+            method=m, key=ALL, metric=METEOR, score=score, signature=setup.scorer.signature,
+            segments=len(references), p_value=None, flags=flags[m], **extra,
+        )
+    if with_control and baseline is not None:
+        base = rows[baseline].meaning_margin
+        rows = {m: r if m == baseline else replace(r, meaning_gain=r.meaning_margin - base) for m, r in rows.items()}
+    return list(rows.values())
 
 def _with_control(
     scores: list[EvaluationScore],

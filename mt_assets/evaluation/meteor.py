@@ -1,0 +1,258 @@
+"""METEOR, offline: nltk's implementation with Debian's WordNet 3.0, and why not when it cannot run.
+
+nltk (`nltk.translate.meteor_score`) matches words exactly, then by Porter stem, then by WordNet
+synonym. Its WordNet reader wants the WordNet 3.0 database files plus `lexnames`, which Debian's
+`wordnet-base` / `wordnet-sense-index` (under /usr/share/wordnet, or MT_WORDNET_DIR) do not
+ship. `meteor_setup` builds
+MT_HOME/nltk_data/corpora/wordnet/ (nltk's own layout): a copy of each Debian file (36 MB, made
+once per MT_HOME) plus the generated `lexnames`. Not links: nltk 3.10 resolves every file it
+opens and refuses a symlink that lands outside the corpus root, and any file with more than one
+hard link. That nltk_data directory is appended to nltk.data.path in this process
+only, which nltk requires of any corpus root; the user's nltk configuration (~/nltk_data,
+NLTK_DATA) is left alone, and nothing is downloaded.
+
+Scores are on sacrebleu's 0-100 scale: the corpus METEOR is the mean of nltk's sentence scores
+(nltk has no corpus-level METEOR) x 100, on segments tokenized with sacrebleu's 13a tokenizer
+(the one BLEU uses; nltk's word_tokenize would need the punkt model). nltk's defaults
+alpha 0.9, beta 3.0, gamma 0.5, lowercasing and the Porter stemmer; the signature says all of it.
+Stored as metric `meteor` (sql/0017_meteor_metric.sql) over the whole test set, outside the
+sacrebleu `Metric` enum: no per-language or per-edition score and no paired test. When WordNet or
+nltk is missing the evaluation says so in one line and stores no METEOR row, never a 0.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import statistics
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import nltk.data
+from nltk.corpus.reader.wordnet import WordNetCorpusReader
+from nltk.stem.api import StemmerI
+from nltk.stem.porter import PorterStemmer
+from nltk.translate.meteor_score import single_meteor_score
+from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+from mt_assets.evaluation.control import CONTROL_SEEDS, Control, derangement
+from mt_assets.evaluation.metrics import check_corpus
+from mt_assets.settings import Settings
+
+ENV = "MT_WORDNET_DIR"
+DEBIAN_WORDNET = Path("/usr/share/wordnet")
+PACKAGES = "wordnet-base wordnet-sense-index"
+WORDNET_VERSION = "3.0"
+ALPHA, BETA, GAMMA = 0.9, 3.0, 0.5  # nltk's defaults, stated so the signature cannot drift
+
+# The files nltk's WordNetCorpusReader opens (its _FILES, less lexnames), all from Debian.
+WORDNET_FILES = (
+    "cntlist.rev", "index.sense",
+    "index.adj", "index.adv", "index.noun", "index.verb",
+    "data.adj", "data.adv", "data.noun", "data.verb",
+    "adj.exc", "adv.exc", "noun.exc", "verb.exc",
+)
+# WordNet 3.0's 45 lexicographer files in file-number order, from its lexnames(5WN) man page
+# (shipped by wordnet-base as /usr/share/man/man5/lexnames.5WN.gz).
+LEXNAMES = (
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
+    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event",
+    "noun.feeling", "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object",
+    "noun.person", "noun.phenomenon", "noun.plant", "noun.possession", "noun.process",
+    "noun.quantity", "noun.relation", "noun.shape", "noun.state", "noun.substance", "noun.time",
+    "verb.body", "verb.change", "verb.cognition", "verb.communication", "verb.competition",
+    "verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
+    "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather", "adj.ppl",
+)
+# lexnames(5WN): the third field is the syntactic category, 1 noun, 2 verb, 3 adjective, 4 adverb.
+_CATEGORY = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+
+
+class MeteorMetric(StrEnum):
+    """The `llm.evaluation.metric` value; `label` and `higher_is_better` as `Metric` has them."""
+
+    METEOR = "meteor"
+
+    @property
+    def label(self) -> str:
+        return "METEOR"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return True
+
+
+METEOR = MeteorMetric.METEOR
+
+
+def lexnames_text() -> str:
+    """The lexnames file: "NN<TAB>name<TAB>category" per line, as lexnames(5WN) describes it."""
+    return "".join(f"{i:02d}\t{name}\t{_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
+
+
+def default_nltk_data(environ: Mapping[str, str] | None = None) -> Path:
+    return Settings.from_env(environ).home / "nltk_data"
+
+
+def corpus_dir(nltk_data: Path) -> Path:
+    """Where nltk looks for WordNet under an nltk_data root (its LazyCorpusLoader does too: the
+    reader's OMW version mapping loads "corpora/wordnet" by name while it starts)."""
+    return nltk_data / "corpora" / "wordnet"
+
+
+def _place(source: Path, target: Path) -> None:
+    """`target` becomes a copy of `source`, atomically (a temporary name, then a rename), so
+    concurrent builds (test workers) never see half a file; an equal-sized copy is kept."""
+    if target.exists() and target.stat().st_size == source.stat().st_size:
+        return
+    temporary = target.with_name(f".{target.name}.{os.getpid()}")
+    shutil.copyfile(source, temporary)
+    temporary.replace(target)
+
+
+def build_corpus(wordnet_dir: Path, cache: Path) -> None:
+    """Make `cache` an nltk WordNet corpus directory: `wordnet_dir`'s files and the generated lexnames."""
+    missing = [name for name in WORDNET_FILES if not (wordnet_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{wordnet_dir} lacks {', '.join(missing)}")
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in WORDNET_FILES:
+        _place(wordnet_dir / name, cache / name)
+    temporary = cache / f".lexnames.{os.getpid()}"
+    temporary.write_text(lexnames_text(), encoding="utf-8")
+    temporary.replace(cache / "lexnames")
+
+
+class _WordNet30(WordNetCorpusReader):
+    """nltk's reader with synsets memoised per word: METEOR asks for the same words' synonyms
+    in every derangement of the control. Same synsets, same scores."""
+
+    def __init__(self, root: str) -> None:
+        self._synonyms: dict[str, list] = {}
+        super().__init__(root, None)
+
+    def map_wn(self, version: str = "wordnet") -> None:
+        # nltk maps the Open Multilingual Wordnet's 3.0 offsets to the loaded version by reading
+        # index.sense twice (~6 s). There is no OMW here (omw_reader None) and this is 3.0.
+        return None
+
+    def synsets(self, lemma, pos=None, lang="eng", check_exceptions=True):
+        if pos is not None or lang != "eng" or not check_exceptions:
+            return super().synsets(lemma, pos, lang, check_exceptions)
+        if lemma not in self._synonyms:
+            self._synonyms[lemma] = super().synsets(lemma)
+        return self._synonyms[lemma]
+
+
+class _CachedPorter(StemmerI):
+    """nltk's PorterStemmer (METEOR's default) memoised per word: stemming is most of METEOR's
+    time, and the control stems every output ten times over."""
+
+    def __init__(self) -> None:
+        self._porter = PorterStemmer()
+        self._stems: dict[str, str] = {}
+
+    def stem(self, token: str) -> str:
+        if token not in self._stems:
+            self._stems[token] = self._porter.stem(token)
+        return self._stems[token]
+
+
+@functools.lru_cache(maxsize=4)
+def _reader(nltk_data: Path) -> _WordNet30:
+    # Loading the indices takes seconds: once per process and directory.
+    # nltk opens corpora only under a root in nltk.data.path: our nltk_data, after the user's own.
+    if str(nltk_data) not in nltk.data.path:
+        nltk.data.path.append(str(nltk_data))
+    with warnings.catch_warnings():
+        # "The multilingual functions are not available": we pass no Open Multilingual Wordnet.
+        warnings.simplefilter("ignore", UserWarning)
+        return _WordNet30(str(corpus_dir(nltk_data)))
+
+
+@dataclass(frozen=True)
+class MeteorScorer:
+    """nltk's METEOR with one WordNet reader; every score on the 0-100 scale."""
+
+    wordnet: WordNetCorpusReader
+    wordnet_version: str
+    stemmer: StemmerI = field(default_factory=_CachedPorter)
+
+    @property
+    def signature(self) -> str:
+        return (
+            f"nltk:{nltk.__version__}|wordnet:{self.wordnet_version}|alpha:{ALPHA}|beta:{BETA}|gamma:{GAMMA}"
+            "|tok:13a|case:lc|stem:porter|corpus:mean-of-segments"
+        )
+
+    def segment_scores(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
+        tokenize = Tokenizer13a()
+        return [
+            100.0 * single_meteor_score(
+                tokenize(ref).split(), tokenize(hyp).split(), stemmer=self.stemmer, wordnet=self.wordnet,
+                alpha=ALPHA, beta=BETA, gamma=GAMMA,
+            )
+            for hyp, ref in zip(hypotheses, references, strict=True)
+        ]
+
+    def corpus_score(self, hypotheses: Sequence[str], references: Sequence[str]) -> float:
+        check_corpus(hypotheses, references)
+        return statistics.fmean(self.segment_scores(hypotheses, references))
+
+    def control(
+        self, hypotheses: Sequence[str], references: Sequence[str], seeds: Sequence[int] = CONTROL_SEEDS
+    ) -> Control:
+        """The style control of `control.py` for METEOR: the corpus score against the references
+        permuted by each seed's derangement; mean and sample sd over the seeds."""
+        check_corpus(hypotheses, references)
+        deranged = []
+        for seed in seeds:
+            order = derangement(len(references), seed)
+            deranged.append(self.corpus_score(hypotheses, [references[j] for j in order]))
+        return Control(
+            metric=METEOR,
+            score=self.corpus_score(hypotheses, references),
+            control_score=statistics.fmean(deranged),
+            control_sd=statistics.stdev(deranged),
+            seeds=len(deranged),
+        )
+
+
+@dataclass(frozen=True)
+class MeteorSetup:
+    scorer: MeteorScorer | None  # None: METEOR is skipped, `message` says why
+    message: str  # the one log line: what happens with METEOR in this evaluation
+
+
+def meteor_setup(
+    wordnet_dir: Path | None = None, nltk_data: Path | None = None, environ: Mapping[str, str] | None = None
+) -> MeteorSetup:
+    """A METEOR scorer over WordNet from `wordnet_dir` (default MT_WORDNET_DIR, else Debian's
+    /usr/share/wordnet), its nltk corpus built under `nltk_data` (default MT_HOME/nltk_data)."""
+    env = os.environ if environ is None else environ
+    source = wordnet_dir or Path(env.get(ENV) or DEBIAN_WORDNET)
+    data = (nltk_data or default_nltk_data(env)).absolute()
+    if not source.is_dir():
+        return MeteorSetup(
+            None, f"METEOR skipped: no WordNet at {source} (apt-get install {PACKAGES}, or set {ENV})"
+        )
+    try:
+        build_corpus(source, corpus_dir(data))
+        reader = _reader(data)
+        version = reader.get_version()
+    except Exception as err:  # nltk raises what its parsers hit; the line names it and the directory
+        return MeteorSetup(
+            None, f"METEOR skipped: WordNet at {source} did not load ({type(err).__name__}: {err})"
+        )
+    if version != WORDNET_VERSION:
+        return MeteorSetup(
+            None, f"METEOR skipped: {source} holds WordNet {version}; the lexnames built here are WordNet "
+            f"{WORDNET_VERSION}'s"
+        )
+    scorer = MeteorScorer(reader, version)
+    return MeteorSetup(scorer, f"METEOR scored with WordNet {version} from {source} ({scorer.signature})")
+
