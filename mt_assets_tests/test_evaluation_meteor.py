@@ -10,11 +10,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import psycopg
 import pytest
 from nltk.corpus.reader.wordnet import WordNetCorpusReader
 from nltk.translate.meteor_score import single_meteor_score
 
 from mt_assets.evaluation.evaluate import evaluate
+from mt_assets.evaluation.leaderboard_store import load_leaderboard
 from mt_assets.evaluation.meteor import (
     DEBIAN_WORDNET,
     LEXNAMES,
@@ -25,8 +27,11 @@ from mt_assets.evaluation.meteor import (
     corpus_dir,
     meteor_setup,
 )
+from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.rows import TranslationRow
+from mt_assets.evaluation.run import evaluate_execution
 from mt_assets.evaluation.scopes import Scope
+from mt_assets_tests.test_evaluation_store import conn, execution  # noqa: F401 (fixtures: a scored execution)
 
 WORDS = "the a cat dog sat ran on under mat house big small red old man woman car road said went".split()
 _rng = random.Random(11)
@@ -113,10 +118,25 @@ def test_evaluate_adds_one_meteor_row_per_method_with_its_control(scorer: Meteor
     assert true.meaning_gain == pytest.approx(true.meaning_margin - base.meaning_margin)
     assert base.meaning_gain is None
     assert true.signature == scorer.signature
-    # The other metrics are unchanged by METEOR's presence.
+    # The other metrics are unchanged by METEOR's presence; without a scorer there is no METEOR row.
     without = evaluate(_rows(outputs), "base", n=50, meteor=MeteorSetup(None, "METEOR skipped: test"))
-    assert [s for s in scores if s.metric is not METEOR] == without
-    assert not any(s.metric is METEOR for s in without)
+    assert [s for s in scores if s.metric is not METEOR] == without == evaluate(_rows(outputs), "base", n=50)
+
+
+def test_the_evaluation_step_stores_meteor_and_the_leaderboard_still_reads(
+    conn: psycopg.Connection, execution: int, scorer: MeteorScorer  # noqa: F811 (the imported fixtures)
+) -> None:
+    evaluate_execution(conn, execution, n=50, meteor=MeteorSetup(scorer, "METEOR scored"))
+    stored = conn.execute(
+        "select m.name, ev.scope, ev.score, ev.control_score, ev.meaning_margin, ev.signature from llm.evaluation ev "
+        "join llm.translation_method m on m.id = ev.translation_method_id where ev.metric = %s order by m.name",
+        (METEOR.value,),
+    ).fetchall()
+    assert [(name, scope) for name, scope, *_ in stored] == [("tiny-lora-base", "all"), ("tiny-lora-fine-tuned", "all")]
+    assert all(control is not None and margin is not None for *_, control, margin, _ in stored)
+    assert stored[0][-1] == scorer.signature
+    # The leaderboard shows the sacrebleu metrics only, and is not broken by the METEOR rows.
+    assert {record.metric for record in load_leaderboard(conn)} == set(Metric)
 
 
 def test_without_wordnet_one_line_says_meteor_is_skipped(tmp_path: Path) -> None:

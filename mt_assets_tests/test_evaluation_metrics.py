@@ -14,6 +14,7 @@ from sacrebleu.metrics import BLEU, TER
 from mt_assets.db import urls
 from mt_assets.evaluation import comet
 from mt_assets.evaluation.errors import EvaluationError
+from mt_assets.evaluation.meteor import METEOR
 from mt_assets.evaluation.metrics import Metric, corpus_score, corpus_scores, scorer
 from mt_assets.evaluation.scopes import Scope
 
@@ -125,6 +126,6 @@ def _check_values(conn: psycopg.Connection, name: str) -> set[str]:
 
 def test_enums_match_the_database_constraints(db_url: str) -> None:
     with psycopg.connect(urls.libpq(db_url)) as conn:
-        # the sacrebleu metrics every evaluation computes, plus the optional neural one
-        assert _check_values(conn, "evaluation_metric_check") == {m.value for m in Metric} | {comet.METRIC}
+        # the sacrebleu metrics every evaluation computes, plus the optional neural one and METEOR
+        assert _check_values(conn, "evaluation_metric_check") == {m.value for m in Metric} | {comet.METRIC, METEOR}
         assert _check_values(conn, "evaluation_scope_check") == {s.value for s in Scope}

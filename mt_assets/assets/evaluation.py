@@ -10,6 +10,7 @@ from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.gate import not_worse_than_baseline
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
 from mt_assets.evaluation.leaderboard_store import hidden_scores, load_leaderboard
+from mt_assets.evaluation.meteor import MeteorSetup, meteor_setup
 from mt_assets.evaluation.run import evaluate_execution
 from mt_assets.evaluation.significance import DEFAULT_ALPHA, Test
 from mt_assets.evaluation.store import execution_id, fine_tuned_methods, involved_executions
@@ -59,15 +60,17 @@ def evaluation(
             raise dg.Failure(
                 f"no translation execution {context.partition_key!r}: materialize translations first"
             )
+        meteor = meteor_setup()
         try:
-            outcome = evaluate_execution(conn, execution, test=config.significance_test)
+            outcome = evaluate_execution(conn, execution, test=config.significance_test, meteor=meteor)
         except EvaluationError as err:
             raise dg.Failure(str(err)) from None
         context.log.info(comet_setup().message)
+        context.log.info(meteor.message)
         for note in outcome.notes:
             context.log.warning(note)
         tuned = fine_tuned_methods(conn, execution)
-        others = _user_executions(conn, context, config)
+        others = _user_executions(conn, context, config, meteor)
     return dg.MaterializeResult(
         metadata={
             "execution": context.partition_key,
@@ -85,13 +88,15 @@ def evaluation(
     )
 
 
-def _user_executions(conn, context: dg.AssetExecutionContext, config: EvaluationConfig) -> list[str]:
+def _user_executions(
+    conn, context: dg.AssetExecutionContext, config: EvaluationConfig, meteor: MeteorSetup
+) -> list[str]:
     """Score the user executions involving this config (configs/executions/*.yaml) that are
     translated; one line each. Not gated: the gate is the config's own claim."""
     lines = []
     for other_id, name in involved_executions(conn, context.partition_key):
         try:
-            other = evaluate_execution(conn, other_id, test=config.significance_test)
+            other = evaluate_execution(conn, other_id, test=config.significance_test, meteor=meteor)
         except EvaluationError as err:
             context.log.warning(f"execution {name!r} not scored: {err}")
             lines.append(f"{name}: not scored: {err}")

@@ -9,8 +9,9 @@ row gets the meaning gain (margin minus the base's margin); only chrF++, the met
 and the ranking use, gets its paired-bootstrap p-value (meaning_gain_p) and the Holm-adjusted
 p-value across the execution's comparisons (p_value_holm). Other scopes leave these None.
 
-METEOR (`meteor.py`, when WordNet is installed) adds one scope-'all' row per method with the
-same control, margin, meaning gain and flags, and no p-value; without WordNet it adds none.
+With a METEOR scorer (`meteor.py`; the evaluation step passes `meteor_setup()`, which has one
+when WordNet is installed) every method also gets one scope-'all' METEOR row with the same
+control, margin, meaning gain and flags, and no p-value; without one, no METEOR row.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from mt_assets.evaluation.control import CONTROL_SEEDS, control, meaning_gain, system_statistics
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.flags import STYLE_ONLY, output_flags, style_only
-from mt_assets.evaluation.meteor import METEOR, MeteorMetric, MeteorSetup, meteor_setup
+from mt_assets.evaluation.meteor import METEOR, MeteorMetric, MeteorSetup
 from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.rows import TranslationRow, check_rows
 from mt_assets.evaluation.scopes import Scope, ScopeKey, group_by_scope, scores_by_scope
@@ -102,9 +103,8 @@ def evaluate(
     meteor: MeteorSetup | None = None,
 ) -> list[EvaluationScore]:
     """Score an execution's translations (`store.load_rows`) and test every method against
-    `baseline` (`store.baseline_method`; None skips the tests) with `test`. `meteor` defaults
-    to `meteor_setup()` (WordNet from MT_WORDNET_DIR or Debian's). Raises EvaluationError
-    rather than return a score it cannot stand behind."""
+    `baseline` (`store.baseline_method`; None skips the tests) with `test`, and METEOR when
+    `meteor` has a scorer. Raises EvaluationError rather than return a score it cannot stand behind."""
     check_rows(rows)
     check_coverage(rows)
     methods = {row.method for row in rows}
@@ -151,8 +151,9 @@ def evaluate(
                 )
             )
     scored = _with_control(evaluated, groups, baseline, n, seed, alpha)
-    setup = meteor_setup() if meteor is None else meteor
-    return scored if setup.scorer is None else scored + _meteor_rows(setup, scored, groups, baseline)
+    if meteor is None or meteor.scorer is None:
+        return scored
+    return scored + _meteor_rows(meteor, scored, groups, baseline)
 
 
 def _meteor_rows(

@@ -32,7 +32,7 @@ join llm.translation_method m on m.id = ev.translation_method_id
 join llm.translation_execution x on x.id = ev.translation_execution_id
 left join llm.tuning_configs c on c.id = m.tuning_config_id
 left join llm.fine_tuned_models f on f.id = m.fine_tuned_models_id
-where ev.scope = %(all)s and not ({_STALE_MODEL})
+where ev.scope = %(all)s and ev.metric = any(%(metrics)s) and not ({_STALE_MODEL})  -- METEOR: not yet shown
 order by x.name, m.name, ev.metric
 """
 
@@ -51,7 +51,7 @@ order by 1, 2
 def load_leaderboard(conn: psycopg.Connection) -> list[LeaderboardRecord]:
     """Every method's overall scores in every execution, but those of a fine-tuned model trained
     on another split than its config's current one (`hidden_scores` lists them)."""
-    rows = conn.execute(_LEADERBOARD, {"language": Scope.LANGUAGE.value, "all": Scope.ALL.value}).fetchall()
+    rows = conn.execute(_LEADERBOARD, {"language": Scope.LANGUAGE.value, "all": Scope.ALL.value, "metrics": [m.value for m in Metric]}).fetchall()
     return [
         LeaderboardRecord(
             execution=execution, config=config, method=method, method_kind=kind, metric=Metric(metric),

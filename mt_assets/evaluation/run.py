@@ -10,6 +10,7 @@ import psycopg
 
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.evaluate import EvaluationScore, control_skipped, evaluate
+from mt_assets.evaluation.meteor import MeteorSetup
 from mt_assets.evaluation.report import (
     control_markdown,
     differences_markdown,
@@ -63,6 +64,7 @@ def evaluate_execution(
     n: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     test: Test = "bootstrap",
+    meteor: MeteorSetup | None = None,  # `meteor_setup()` scores METEOR too (evaluate.py)
 ) -> EvaluationOutcome:
     rows = load_rows(conn, execution_id)
     if not rows:
@@ -71,7 +73,7 @@ def evaluate_execution(
         )
     baseline = baseline_method(conn, execution_id)
     # Everything is computed before anything is written: a failure leaves the old scores.
-    scores = evaluate(rows, baseline, n=n, seed=seed, test=test)
+    scores = evaluate(rows, baseline, n=n, seed=seed, test=test, meteor=meteor)
     segments = score_segments(rows)
     with conn.transaction():
         write_scores(conn, execution_id, scores)
