@@ -73,15 +73,15 @@ def test_segment_scores_are_nltks_and_a_wordnet_synonym_counts(scorer: MeteorSco
         for h, r in pairs
     ]
     assert ours == pytest.approx(direct)
-    # The memoised synsets are nltk's own.
-    for word in ("auto", "car", "dogs", "ran"):
-        assert scorer.wordnet.synsets(word) == WordNetCorpusReader.synsets(scorer.wordnet, word)
     # auto/car share a WordNet synset (no exact or stem match): the pair scores as the identical one.
     [synonym, identical, other] = scorer.segment_scores(
         ["The auto is red.", "The car is red.", "The cat is red."], ["The car is red."] * 3
     )
     assert synonym == pytest.approx(identical)
     assert other < synonym
+    # The memoised synsets are nltk's own.
+    for word in ("auto", "car", "dogs", "ran"):
+        assert scorer.wordnet.synsets(word) == WordNetCorpusReader.synsets(scorer.wordnet, word)
 
 
 def test_a_constant_output_keeps_no_margin_and_the_references_keep_one(scorer: MeteorScorer) -> None:

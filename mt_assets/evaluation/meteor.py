@@ -4,8 +4,8 @@ nltk (`nltk.translate.meteor_score`) matches words exactly, then by Porter stem,
 synonym. Its WordNet reader wants the WordNet 3.0 database files plus `lexnames`, which Debian's
 `wordnet-base` / `wordnet-sense-index` (under /usr/share/wordnet, or MT_WORDNET_DIR) do not
 ship. `meteor_setup` builds
-MT_HOME/nltk_data/corpora/wordnet/ (nltk's own layout): a copy of each Debian file (36 MB, made
-once per MT_HOME) plus the generated `lexnames`. Not links: nltk 3.10 resolves every file it
+MT_HOME/nltk_data/corpora/wordnet/ (nltk's own layout): a copy of each Debian file (36 MB, kept
+for the next run) plus the generated `lexnames`, parsed once per process (~4 s). Not links: nltk 3.10 resolves every file it
 opens and refuses a symlink that lands outside the corpus root, and any file with more than one
 hard link. That nltk_data directory is appended to nltk.data.path in this process
 only, which nltk requires of any corpus root; the user's nltk configuration (~/nltk_data,
@@ -22,7 +22,6 @@ nltk is missing the evaluation says so in one line and stores no METEOR row, nev
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import statistics
@@ -162,16 +161,28 @@ class _CachedPorter(StemmerI):
         return self._stems[token]
 
 
-@functools.lru_cache(maxsize=4)
-def _reader(nltk_data: Path) -> _WordNet30:
-    # Loading the indices takes seconds: once per process and directory.
-    # nltk opens corpora only under a root in nltk.data.path: our nltk_data, after the user's own.
-    if str(nltk_data) not in nltk.data.path:
-        nltk.data.path.append(str(nltk_data))
-    with warnings.catch_warnings():
-        # "The multilingual functions are not available": we pass no Open Multilingual Wordnet.
-        warnings.simplefilter("ignore", UserWarning)
-        return _WordNet30(str(corpus_dir(nltk_data)))
+# Parsing WordNet's indices takes ~4 s: once per process and WordNet source directory, whichever
+# MT_HOME asks again (each test has its own); the copy is made by the first.
+_READERS: dict[Path, _WordNet30] = {}
+
+
+def _reader(source: Path, nltk_data: Path) -> _WordNet30:
+    key = source.resolve()
+    if key not in _READERS:
+        build_corpus(source, corpus_dir(nltk_data))
+        # nltk opens corpora only under a root in nltk.data.path: our nltk_data, after the user's own.
+        if str(nltk_data) not in nltk.data.path:
+            nltk.data.path.append(str(nltk_data))
+        with warnings.catch_warnings():
+            # "The multilingual functions are not available": we pass no Open Multilingual Wordnet.
+            warnings.simplefilter("ignore", UserWarning)
+            reader = _WordNet30(str(corpus_dir(nltk_data)))
+        # nltk opens a data file at its first synset and keeps it open: open all four now, so the
+        # reader no longer needs its directory (a test's MT_HOME may be gone by the next test).
+        for pos in ("n", "v", "a", "r"):
+            reader._data_file(pos)
+        _READERS[key] = reader
+    return _READERS[key]
 
 
 @dataclass(frozen=True)
@@ -241,8 +252,7 @@ def meteor_setup(
             None, f"METEOR skipped: no WordNet at {source} (apt-get install {PACKAGES}, or set {ENV})"
         )
     try:
-        build_corpus(source, corpus_dir(data))
-        reader = _reader(data)
+        reader = _reader(source, data)
         version = reader.get_version()
     except Exception as err:  # nltk raises what its parsers hit; the line names it and the directory
         return MeteorSetup(
