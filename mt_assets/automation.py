@@ -5,10 +5,11 @@ a nightly schedule re-runs what is stale and refreshes the leaderboard.
 |---|---|---|---|
 | `tuning_config_files_sensor` | sensor, 30 s | on | a config file added, removed or edited (name, size, mtime) → one `tuning_configs` run: validation is cheap and it is what turns a file into a partition |
 | `new_config_experiment_sensor` | sensor, 60 s | off | a partition with no split and no run yet → one `experiment` run (run key `new-config:NAME`, so never twice). Off because it starts training: turn it on in the UI when this machine may spend the CPU/GPU time |
+| `system_files_sensor` | sensor, 30 s | on | a file under `MT_CONFIG_DIR/systems` added, removed or edited → per partition already evaluated, one `score_systems` run (translations, evaluation, leaderboard): its models' outputs are stored, so the run only loads the systems and scores; a partition not evaluated yet takes them up in its own first run |
 | `nightly_refresh` | schedule, 02:00 | off | every stale or never-evaluated partition without an unfinished run → one `experiment_then_leaderboard` run; nothing stale → one leaderboard-only run; no partitions → skip. Off for the same reason |
 
-The decisions are plain functions (`config_dir_fingerprint`, `new_partitions`, `stale_reason`,
-`nightly_plan`); the sensors and the schedule only gather their inputs from the Dagster
+The decisions are plain functions (`config_dir_fingerprint`, `system_files_fingerprint`,
+`new_partitions`, `stale_reason`, `nightly_plan`); the sensors and the schedule only gather their inputs from the Dagster
 instance and the database.
 """
 
@@ -28,6 +29,8 @@ from mt_assets.jobs import EXPERIMENT_ASSETS, experiment_job
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
+from mt_assets.translation.systems import DIRECTORY as SYSTEMS_DIR
+from mt_assets.translation.systems import system_files
 from mt_assets.tuning import store as tuning_store
 from mt_assets.tuning.config import config_files
 
@@ -48,6 +51,14 @@ experiment_then_leaderboard_job = dg.define_asset_job(
     "Launched by the nightly_refresh schedule.",
 )
 
+# A changed system file re-scores every evaluated config, then ranks again, in one run each.
+score_systems_job = dg.define_asset_job(
+    "score_systems",
+    selection=dg.AssetSelection.assets("translations", EVALUATION_KEY, LEADERBOARD_KEY),
+    partitions_def=tuning_config_partitions,
+    description="Load the external systems of MT_CONFIG_DIR/systems, attach them where they cover a "
+    "config's test rows, score, rank. Launched by system_files_sensor.",
+)
 
 # ---------------------------------------------------------------- decisions (no Dagster)
 
@@ -59,6 +70,18 @@ def config_dir_fingerprint(config_dir: Path) -> str | None:
         return None
     digest = hashlib.sha256()
     for path in config_files(config_dir):
+        stat = path.stat()
+        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def system_files_fingerprint(config_dir: Path) -> str | None:
+    """A digest of the system files' names, sizes and modification times (what `translations`
+    loads from MT_CONFIG_DIR/systems); None when there is no such directory."""
+    if not (config_dir / SYSTEMS_DIR).is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in system_files(config_dir):
         stat = path.stat()
         digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
@@ -186,6 +209,27 @@ def new_config_experiment_sensor(context: dg.SensorEvaluationContext):
     return [dg.RunRequest(run_key=f"new-config:{p}", partition_key=p) for p in new]
 
 
+@dg.sensor(
+    job=score_systems_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When a file under MT_CONFIG_DIR/systems is added, removed or modified, one score_systems run "
+    "(translations, evaluation, leaderboard) per partition that has been evaluated: only the systems are new "
+    "there, so the run loads and scores them without generating.",
+)
+def system_files_sensor(context: dg.SensorEvaluationContext):
+    current = system_files_fingerprint(Settings.from_env().config_dir)
+    if current is None:
+        return dg.SkipReason("no MT_CONFIG_DIR/systems directory")
+    if current == context.cursor:
+        return dg.SkipReason("no change under MT_CONFIG_DIR/systems")
+    evaluated = sorted(context.instance.get_materialized_partitions(EVALUATION_KEY))
+    context.update_cursor(current)
+    if not evaluated:
+        return dg.SkipReason("no partition evaluated yet: each takes the systems up in its first run")
+    return [dg.RunRequest(run_key=f"systems:{current}:{p}", partition_key=p) for p in evaluated]
+
+
 @dg.schedule(
     cron_schedule="0 2 * * *",
     job=experiment_then_leaderboard_job,
@@ -212,6 +256,6 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext, database: DatabaseRes
     ]
 
 
-AUTOMATION_JOBS = [experiment_then_leaderboard_job]
-AUTOMATION_SENSORS = [tuning_config_files_sensor, new_config_experiment_sensor]
+AUTOMATION_JOBS = [experiment_then_leaderboard_job, score_systems_job]
+AUTOMATION_SENSORS = [tuning_config_files_sensor, new_config_experiment_sensor, system_files_sensor]
 AUTOMATION_SCHEDULES = [nightly_refresh]

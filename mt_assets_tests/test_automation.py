@@ -207,9 +207,35 @@ def test_new_partition_gets_one_experiment_run_and_run_or_split_ones_none(projec
     assert not later.run_requests and "have been split or run" in later.skip_message
 
 
+def test_changed_system_file_rescores_each_evaluated_partition(project, instance):
+    assert "no MT_CONFIG_DIR/systems" in _sensor_tick("system_files_sensor", instance).skip_message
+    for name in ("cfg-a", "cfg-b"):
+        project.write(name)
+    project.configs()
+    systems = project.config_dir / "systems"
+    systems.mkdir()
+    (systems / "my-system.tsv").write_text("source_reference\ttranslation\n1:1\tIn the name of God\n")
+    first = _sensor_tick("system_files_sensor", instance)
+    assert not first.run_requests and "no partition evaluated yet" in first.skip_message
+    project.evaluated("cfg-b")
+    (systems / "my-system.tsv").write_text("source_reference\ttranslation\n1:1\tIn the name of Allah\n")
+    edited = _sensor_tick("system_files_sensor", instance, cursor=first.cursor)
+    [request] = edited.run_requests
+    assert request.partition_key == "cfg-b" and request.run_key == f"systems:{edited.cursor}:cfg-b"
+    job = defs.get_repository_def().get_job(defs.resolve_sensor_def("system_files_sensor").job_name)
+    assert job.asset_layer.executable_asset_keys == {
+        dg.AssetKey("translations"), automation.EVALUATION_KEY, automation.LEADERBOARD_KEY
+    }
+    unchanged = _sensor_tick("system_files_sensor", instance, cursor=edited.cursor)
+    assert not unchanged.run_requests and "no change" in unchanged.skip_message
+    (systems / "my-system.tsv").unlink()  # a removed system is a change too: its scores go
+    assert _sensor_tick("system_files_sensor", instance, cursor=edited.cursor).run_requests
+
+
 def test_default_statuses():
     assert defs.resolve_sensor_def("tuning_config_files_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_sensor_def("new_config_experiment_sensor").default_status == dg.DefaultSensorStatus.STOPPED
+    assert defs.resolve_sensor_def("system_files_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     schedule = defs.resolve_schedule_def("nightly_refresh")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED and schedule.cron_schedule == "0 2 * * *"
 
