@@ -97,7 +97,7 @@ def test_readme_commands_run_as_written(readme_env):
     for ran in ("mt-assets db start", "dagster definitions validate", "mt-assets sample-data quran",
                 "--select tuning_configs", f"fine_tuned_model --partition {SSH_CONFIG}",
                 f"--select translations,evaluation --partition {SSH_CONFIG}", "--select leaderboard",
-                "mt-assets leaderboard", "--select 'tuning_dataset_distribution*'"):
+                "mt-assets leaderboard", "mt-assets leaderboard --json", "--select 'tuning_dataset_distribution*'"):
         assert ran in done.stderr, f"{ran!r} did not run"
     assert re.search(r"^\s*llm\s*\|\s*evaluation\s*\|\s*table", done.stdout, re.M)  # psql '\dt llm.*'
     assert SSH_CONFIG in done.stdout and "chrF++" in done.stdout  # the terminal leaderboard
