@@ -132,7 +132,7 @@ def chromium() -> Iterator:
     for flag in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1600,1200",
+        "--disable-dev-shm-usage", "--window-size=1500,1200"  # the width the leaderboard must fit (issue 14),
     ):
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
