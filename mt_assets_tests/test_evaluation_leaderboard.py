@@ -155,7 +155,7 @@ def test_details_table_contains_every_number() -> None:
     assert len(lines) == 2 + 4
     assert lines[0] == (
         "| method | model | tuning_methodology | languages | BLEU | TER ↓ | control chrF++ (mean ± sd) | "
-        "meaning gain (chrF++, p) | segments | training time | execution |"
+        "meaning gain (chrF++, p) | METEOR (margin) | segments | training time | execution |"
     )
     tuned = _line(table, "nllb-lora:fine-tuned")
     for text in ["27.91", "58.25", "31.00 ± 0.50", "+4.36 (p 0.0040)", "312", "12.6 min", "ar, fa", r"hub\|nllb-lora"]:
@@ -190,13 +190,14 @@ def test_json_has_exactly_the_documented_keys_and_nulls() -> None:
     objects = json.loads(json.dumps(leaderboard_json(leaderboard_rows(_records(methods)))))
     assert len(objects) == 5
     keys = ["execution", "method", "kind", "chrf", "bleu", "ter", "segments", "p_vs_base", "control_chrf",
-            "control_chrf_sd", "meaning_margin", "meaning_gain", "meaning_gain_p", "flags"]
+            "control_chrf_sd", "meaning_margin", "meaning_gain", "meaning_gain_p", "flags", "meteor", "meteor_margin"]
     assert all(list(o) == keys for o in objects)
     by_method = {o["method"]: o for o in objects}
     assert by_method["nllb-lora:fine-tuned"] == {
         "execution": "nllb-lora", "method": "nllb-lora:fine-tuned", "kind": "fine_tuned", "chrf": 53.48,
         "bleu": 27.91, "ter": 58.25, "segments": 312, "p_vs_base": 0.0123, "control_chrf": 31.0,
         "control_chrf_sd": 0.5, "meaning_margin": 22.48, "meaning_gain": 4.36, "meaning_gain_p": 0.004, "flags": [],
+        "meteor": None, "meteor_margin": None,  # not scored in these records
     }
     floor = by_method["baseline:copy-source"]
     assert floor["kind"] == "baseline" and floor["flags"] == ["source-script"]

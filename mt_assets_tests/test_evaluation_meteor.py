@@ -16,6 +16,7 @@ from nltk.corpus.reader.wordnet import WordNetCorpusReader
 from nltk.translate.meteor_score import single_meteor_score
 
 from mt_assets.evaluation.evaluate import evaluate
+from mt_assets.evaluation.leaderboard import details_markdown, leaderboard_json, leaderboard_rows
 from mt_assets.evaluation.leaderboard_store import load_leaderboard
 from mt_assets.evaluation.meteor import (
     DEBIAN_WORDNET,
@@ -135,8 +136,15 @@ def test_the_evaluation_step_stores_meteor_and_the_leaderboard_still_reads(
     assert [(name, scope) for name, scope, *_ in stored] == [("tiny-lora-base", "all"), ("tiny-lora-fine-tuned", "all")]
     assert all(control is not None and margin is not None for *_, control, margin, _ in stored)
     assert stored[0][-1] == scorer.signature
-    # The leaderboard shows the sacrebleu metrics only, and is not broken by the METEOR rows.
-    assert {record.metric for record in load_leaderboard(conn)} == set(Metric)
+    # The leaderboard's records are the sacrebleu metrics', each carrying its method's METEOR and margin.
+    records = load_leaderboard(conn)
+    assert {record.metric for record in records} == set(Metric)
+    by_method = {name: (score, margin) for name, _, score, _, margin, _ in stored}
+    for record in records:
+        assert (record.meteor, record.meteor_margin) == by_method[record.method]
+    (row, *_) = leaderboard_rows(records)
+    assert f"{row.meteor:.2f} ({row.meteor_margin:+.2f})" in details_markdown([row])
+    assert leaderboard_json([row])[0]["meteor"] == row.meteor
 
 
 def test_without_wordnet_one_line_says_meteor_is_skipped(tmp_path: Path) -> None:

@@ -24,6 +24,10 @@ BASE_KIND = "base"
 FLOOR_KIND = "baseline"  # the floors computed from the data alone (translation/baselines)
 
 
+# llm.evaluation.metric of METEOR (evaluation/meteor.MeteorMetric; not imported: it loads nltk)
+METEOR_METRIC = "meteor"
+
+
 @dataclass(frozen=True)
 class LeaderboardRecord:
     """One overall score (llm.evaluation, scope 'all') with what it belongs to; the control
@@ -48,6 +52,8 @@ class LeaderboardRecord:
     meaning_gain_p: float | None = None
     p_value_holm: float | None = None
     flags: tuple[str, ...] = ()
+    meteor: float | None = None  # the method's METEOR and its meaning margin (None when not scored)
+    meteor_margin: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class LeaderboardRow:
     meaning_gain_p: float | None
     flags: tuple[str, ...]
     delta_vs_base: float | None = None
+    meteor: float | None = None
+    meteor_margin: float | None = None
 
     @property
     def agreement(self) -> str | None:
@@ -128,6 +136,8 @@ def _row(execution: str, method: str, group: list[LeaderboardRecord]) -> Leaderb
         meaning_gain_p=chrf.meaning_gain_p if chrf else None,
         # the same on every metric row of a method; deduplicated, in stored order
         flags=tuple(dict.fromkeys(flag for r in group for flag in r.flags)),
+        meteor=first.meteor,
+        meteor_margin=first.meteor_margin,
     )
 
 
@@ -234,7 +244,8 @@ def details_markdown(rows: Sequence[LeaderboardRow]) -> str:
     headers = [
         "method", "model", "tuning_methodology", "languages",
         *(m.label + (" ↓" if not m.higher_is_better else "") for m in others),
-        f"control {label} (mean ± sd)", f"meaning gain ({label}, p)", "segments", "training time", "execution",
+        f"control {label} (mean ± sd)", f"meaning gain ({label}, p)", "METEOR (margin)", "segments",
+        "training time", "execution",
     ]
     body = [
         [
@@ -245,6 +256,7 @@ def details_markdown(rows: Sequence[LeaderboardRow]) -> str:
             *(_number(row.scores.get(m)) for m in others),
             _control(row),
             _gain(row),
+            _meteor(row),
             str(row.segments),
             _duration(row.training_seconds),
             _cell(row.execution),
@@ -252,6 +264,12 @@ def details_markdown(rows: Sequence[LeaderboardRow]) -> str:
         for row in rows
     ]
     return _table(headers, body)
+
+
+def _meteor(row: LeaderboardRow) -> str:
+    if row.meteor is None:
+        return "—"
+    return f"{row.meteor:.2f}" + ("" if row.meteor_margin is None else f" ({row.meteor_margin:+.2f})")
 
 
 def leaderboard_markdown(rows: Sequence[LeaderboardRow]) -> str:
@@ -277,6 +295,8 @@ def leaderboard_json(rows: Sequence[LeaderboardRow]) -> list[dict]:
             "meaning_gain": row.meaning_gain,
             "meaning_gain_p": row.meaning_gain_p,
             "flags": list(row.flags),
+            "meteor": row.meteor,
+            "meteor_margin": row.meteor_margin,
         }
         for row in rows
     ]

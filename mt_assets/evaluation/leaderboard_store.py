@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import psycopg
 
-from mt_assets.evaluation.leaderboard import LeaderboardRecord
+from mt_assets.evaluation.leaderboard import METEOR_METRIC, LeaderboardRecord
 from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.scopes import Scope
 
@@ -26,13 +26,16 @@ select x.name, coalesce(c.name, m.name), m.name, m.kind, ev.metric, ev.score, ev
            and l.translation_execution_id = ev.translation_execution_id
            and l.scope = %(language)s and l.metric = ev.metric),
        f.duration_seconds, ev.control_score, ev.control_sd, ev.meaning_margin, ev.meaning_gain,
-       ev.meaning_gain_p, ev.p_value_holm, ev.flags
+       ev.meaning_gain_p, ev.p_value_holm, ev.flags, mt.score, mt.meaning_margin
 from llm.evaluation ev
 join llm.translation_method m on m.id = ev.translation_method_id
+-- METEOR (evaluation/meteor.py, outside the Metric enum) rides on each metric row of its method
+left join llm.evaluation mt on mt.translation_method_id = ev.translation_method_id
+  and mt.translation_execution_id = ev.translation_execution_id and mt.scope = %(all)s and mt.metric = %(meteor)s
 join llm.translation_execution x on x.id = ev.translation_execution_id
 left join llm.tuning_configs c on c.id = m.tuning_config_id
 left join llm.fine_tuned_models f on f.id = m.fine_tuned_models_id
-where ev.scope = %(all)s and ev.metric = any(%(metrics)s) and not ({_STALE_MODEL})  -- METEOR: not yet shown
+where ev.scope = %(all)s and ev.metric = any(%(metrics)s) and not ({_STALE_MODEL})
 order by x.name, m.name, ev.metric
 """
 
@@ -51,7 +54,11 @@ order by 1, 2
 def load_leaderboard(conn: psycopg.Connection) -> list[LeaderboardRecord]:
     """Every method's overall scores in every execution, but those of a fine-tuned model trained
     on another split than its config's current one (`hidden_scores` lists them)."""
-    rows = conn.execute(_LEADERBOARD, {"language": Scope.LANGUAGE.value, "all": Scope.ALL.value, "metrics": [m.value for m in Metric]}).fetchall()
+    rows = conn.execute(
+        _LEADERBOARD,
+        {"language": Scope.LANGUAGE.value, "all": Scope.ALL.value, "metrics": [m.value for m in Metric],
+         "meteor": METEOR_METRIC},
+    ).fetchall()
     return [
         LeaderboardRecord(
             execution=execution, config=config, method=method, method_kind=kind, metric=Metric(metric),
@@ -59,10 +66,11 @@ def load_leaderboard(conn: psycopg.Connection) -> list[LeaderboardRecord]:
             languages=tuple(languages or ()), training_seconds=seconds, control_score=control_score,
             control_sd=control_sd, meaning_margin=meaning_margin, meaning_gain=meaning_gain,
             meaning_gain_p=meaning_gain_p, p_value_holm=p_value_holm, flags=tuple(flags),
+            meteor=meteor, meteor_margin=meteor_margin,
         )
         for (execution, config, method, kind, metric, score, p_value, segments, model, tuning_methodology,
              languages, seconds, control_score, control_sd, meaning_margin, meaning_gain, meaning_gain_p,
-             p_value_holm, flags) in rows
+             p_value_holm, flags, meteor, meteor_margin) in rows
     ]
 
 
