@@ -8,7 +8,8 @@ A missing number is NaN.
 - `leaderboard()`: exactly the rows and columns of `mt-assets leaderboard --json`
   (leaderboard.leaderboard_json), in its ranking order; with no scores stored it raises the
   leaderboard's own EvaluationError ("no scores yet: ..."), as the command does.
-- `segments(execution)`: one row per test segment the execution translated, ordered by dataset
+- `segments(execution)`: one row per test segment the execution scores (its methods on its rows
+  config's test rows, `evaluation.store.EXECUTION_TRANSLATIONS`), ordered by dataset
   id: dataset_id, source_reference, language (the source language), source, reference, then for
   each method (by name) two adjacent columns `output:<method>` and `chrf:<method>` (its
   sentence-level chrF++, NaN until scored). A method with no output for a segment has None there.
@@ -32,6 +33,7 @@ from mt_assets.db.connection import connect, ready_database_url
 from mt_assets.evaluation.leaderboard import leaderboard_json, leaderboard_rows
 from mt_assets.evaluation.leaderboard_store import load_leaderboard
 from mt_assets.evaluation.scopes import Scope
+from mt_assets.evaluation.store import EXECUTION_TRANSLATIONS
 from mt_assets.settings import Settings
 
 SEGMENT_COLUMNS = ["dataset_id", "source_reference", "language", "source", "reference"]
@@ -40,15 +42,14 @@ CONTROL_COLUMNS = [
     "meaning_margin", "meaning_gain", "meaning_gain_p", "p_value_holm", "flags",
 ]
 
-_SEGMENTS = """
+_SEGMENTS = f"""
 select d.id, d.source_reference, d.source_language, d.source_text, d.official_translate,
        m.name, t.translated_text, t.chrf_plus_plus
 from llm.translation t
 join llm.translation_method m on m.id = t.translation_method_id
 join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id
 join llm.dataset d on d.id = td.dataset_record_id
-where t.translation_execution_id = %s
-  and td.split = 'test'  -- what the scores are computed on
+{EXECUTION_TRANSLATIONS}
 order by d.id, m.name
 """
 
@@ -84,7 +85,7 @@ def segments(execution: str, url: str | None = None) -> pd.DataFrame:
             raise LookupError(
                 f"no translation execution named {execution!r}; there are: {', '.join(names) or 'none yet'}"
             )
-        rows = conn.execute(_SEGMENTS, (found[0],)).fetchall()
+        rows = conn.execute(_SEGMENTS, {"x": found[0]}).fetchall()
     long = pd.DataFrame(rows, columns=[*SEGMENT_COLUMNS, "method", "output", "chrf"])
     # One row per segment: the segment's own columns once, then each method's pair beside them.
     table = long[SEGMENT_COLUMNS].drop_duplicates("dataset_id").set_index("dataset_id")

@@ -94,6 +94,11 @@ def stored(conn: psycopg.Connection) -> dict[str, int]:
             "values (%s, %s, %s, %s)",
             (name, kind, config if kind != "baseline" else None, model if kind == "fine_tuned" else None),
         )
+        conn.execute(  # an execution's methods are its linked ones (evaluation.store.EXECUTION_TRANSLATIONS)
+            "insert into llm.translation_execution_models (translation_execution_id, translation_method_id) "
+            "values (%s, %s)",
+            (run, method),
+        )
         for r, (_source, reference, _split) in enumerate(ROWS):
             conn.execute(
                 "insert into llm.translation (translation_method_id, tuning_dataset_distribution_id, "

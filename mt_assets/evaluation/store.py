@@ -16,22 +16,28 @@ from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.rows import TranslationRow
 from mt_assets.evaluation.segments import SegmentScore
 
-_ROWS = """
+# The translations execution %(x)s scores (t: llm.translation, td: its tuning_dataset_distribution
+# row): its linked methods' outputs for its rows config's test rows, whichever execution stored
+# them. Every reader of an execution's outputs uses this (evaluation, mt_assets.results).
+EXECUTION_TRANSLATIONS = """
+join llm.translation_execution x on x.id = %(x)s
+where td.split = 'test'  -- a score over training rows would flatter the model
+  and case
+    when x.tuning_config_id is not null then td.tuning_config_id = x.tuning_config_id
+      and t.translation_method_id in (
+        select translation_method_id from llm.translation_execution_models where translation_execution_id = x.id)
+    else t.translation_execution_id = x.id  -- an execution registered before it named its rows
+  end
+"""
+
+_ROWS = f"""
 select t.id, d.id, m.name, d.source_language, e.name, t.translated_text, d.official_translate, d.source_text
 from llm.translation t
 join llm.translation_method m on m.id = t.translation_method_id
 join llm.tuning_dataset_distribution td on td.id = t.tuning_dataset_distribution_id
 join llm.dataset d on d.id = td.dataset_record_id
 join llm.dataset_editions e on e.id = d.edition_id
-join llm.translation_execution x on x.id = %(x)s
-where td.split = 'test'  -- a score over training rows would flatter the model
-  and case
-    -- the execution's methods on its rows config's test rows, whichever execution produced them
-    when x.tuning_config_id is not null then td.tuning_config_id = x.tuning_config_id
-      and t.translation_method_id in (
-        select translation_method_id from llm.translation_execution_models where translation_execution_id = x.id)
-    else t.translation_execution_id = x.id  -- an execution registered before it named its rows
-  end
+{EXECUTION_TRANSLATIONS}
 order by m.name, d.id
 """
 
