@@ -9,7 +9,7 @@ import pytest
 
 from mt_assets.evaluation.control import derangement
 from mt_assets.evaluation.evaluate import evaluate
-from mt_assets.evaluation.flags import LENGTH_RATIO, SOURCE_SCRIPT, STYLE_ONLY, output_flags
+from mt_assets.evaluation.flags import LENGTH_RATIO, SOURCE_SCRIPT, STYLE_ONLY, output_flags, style_only
 from mt_assets.evaluation.metrics import Metric
 from mt_assets.evaluation.rows import TranslationRow
 from mt_assets.evaluation.scopes import Scope
@@ -60,6 +60,9 @@ def test_style_only_is_flagged_and_the_references_keep_a_large_margin() -> None:
     assert STYLE_ONLY not in true.flags
     assert constant.meaning_margin == pytest.approx(0, abs=1e-9)
     assert constant.control_sd == pytest.approx(0, abs=1e-9) and constant.control_seeds == 10
+    # a constant that beats the base on chrF++ with less meaning is style-only too
+    assert constant.score > _overall(scores, "base").score and constant.p_value < 0.05
+    assert STYLE_ONLY in constant.flags
     # BLEU gets the control and a meaning gain without p; TER no control (too slow); every
     # metric row of scope 'all' carries the flags
     bleu = _overall(scores, "references", Metric.BLEU)
@@ -69,6 +72,21 @@ def test_style_only_is_flagged_and_the_references_keep_a_large_margin() -> None:
     assert _overall(scores, "style", Metric.BLEU).flags == style.flags
     assert all(s.control_score is None and s.flags == () for s in scores if s.key.scope is not Scope.ALL)
     assert true.p_value_holm is not None and _overall(scores, "base").p_value_holm is None
+
+
+@pytest.mark.parametrize(
+    ("gain", "p_value", "meaning_gain", "meaning_gain_p", "flagged"),
+    [
+        (3.0, 0.01, 0.5, 0.40, True),  # more chrF++, no significant meaning gain
+        (5.13, 0.001, -4.06, 0.001, True),  # the demo's constant floor: more chrF++, significantly less meaning
+        (3.36, 0.001, 3.49, 0.001, False),  # the demo's fine-tuned model: significantly more meaning too
+        (3.0, 0.20, -1.0, 0.01, False),  # a chrF++ gain that is not significant claims nothing
+        (-2.0, 0.01, -1.0, 0.30, False),  # worse on chrF++ is not a style gain
+        (3.0, 0.01, None, None, False),  # no control: not decided
+    ],
+)
+def test_style_only_rule(gain, p_value, meaning_gain, meaning_gain_p, flagged) -> None:
+    assert style_only(gain, p_value, meaning_gain, meaning_gain_p) is flagged
 
 
 def test_too_few_segments_get_no_control() -> None:

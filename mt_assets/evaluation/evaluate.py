@@ -232,7 +232,8 @@ def _with_control(
         for m in tested:
             row = overall[(m, MEANING_METRIC)]
             gain = row.score - overall[(baseline, MEANING_METRIC)].score
-            if style_only(gain, row.p_value, updates[(m, MEANING_METRIC)].get("meaning_gain_p"), alpha):
+            meaning = updates[(m, MEANING_METRIC)]
+            if style_only(gain, row.p_value, meaning.get("meaning_gain"), meaning.get("meaning_gain_p"), alpha):
                 flags[m] = [STYLE_ONLY, *flags[m]]
     return [
         replace(s, **updates[(s.method, s.metric)], flags=tuple(flags[s.method])) if s.key == ALL else s
