@@ -5,7 +5,7 @@ that corpus chrF++ puts first against all train references (checked by brute for
 import pytest
 
 from mt_assets.evaluation.metrics import Metric, corpus_score
-from mt_assets.translation.baselines import TrainPair, constant, translation_memory
+from mt_assets.translation.baselines import Constant, TrainPair, constant, translation_memory
 
 TRAIN = [
     TrainPair(1, "ar", "بسم الله الرحمن الرحيم", "In the name of God"),
@@ -50,3 +50,7 @@ def test_constant_is_the_best_train_reference_by_brute_force():
     found = constant(references)
     assert found.text == best
     assert found.chrf == pytest.approx(corpus_score(Metric.CHRF, [best] * len(references), references).score)
+
+
+def test_constant_without_train_references_outputs_nothing():
+    assert constant([]) == Constant("", 0.0, 0)

@@ -22,7 +22,8 @@ like any method. A model that does not beat them has learned nothing worth its G
   One pass over the references builds those counts; each candidate then costs only its own
   n-grams, so 6,000 candidates take seconds instead of 36 million segment comparisons. The winner
   is re-scored with sacrebleu's own `corpus_score` and must agree. Ties go to the first in dataset-id
-  order.
+  order. A config without train rows gets "" (as the translation memory does for a language
+  without train rows).
 
 Each method is one global llm.translation_method row (tuning_config_id and llm_model NULL) whose
 generation_config names what it does and the library versions; a changed definition (another
@@ -131,7 +132,7 @@ def constant(references: Sequence[str]) -> Constant:
     """The reference whose corpus chrF++ against all `references`, output for every one of them,
     is highest (exact; see the module docstring for how)."""
     if not references:
-        raise TranslationError("baseline:constant needs train references; the config has none")
+        return Constant("", 0.0, 0)  # no train rows: a system with no input and no data outputs nothing
     chrf = scorer(Metric.CHRF)
     grams = [_ngrams(chrf, r) for r in references]
     orders = chrf.char_order + chrf.word_order
@@ -199,7 +200,11 @@ def outputs(name: str, pending: Sequence[dict[str, Any]], train: Sequence[TrainP
         best = constant([pair.reference for pair in train])
         texts, scores = [best.text] * len(pending), [None] * len(pending)
         shown = best.text if len(best.text) <= 60 else best.text[:57] + "..."
-        summary = f", {shown!r} (chrF++ {best.chrf:.2f} on the train references, best of {best.candidates})"
+        summary = (
+            f", {shown!r} (chrF++ {best.chrf:.2f} on the train references, best of {best.candidates})"
+            if best.candidates
+            else ", no train rows: output empty"
+        )
     else:
         raise TranslationError(f"unknown baseline {name!r}; known: {', '.join(definitions())}")
     return Outputs(
