@@ -68,8 +68,12 @@ def config_dir_fingerprint(config_dir: Path) -> str | None:
     `tuning_configs` reads); None when the directory is missing."""
     if not config_dir.is_dir():
         return None
+    return _files_fingerprint(config_files(config_dir))
+
+
+def _files_fingerprint(paths: Iterable[Path]) -> str:
     digest = hashlib.sha256()
-    for path in config_files(config_dir):
+    for path in paths:
         stat = path.stat()
         digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
@@ -80,11 +84,7 @@ def system_files_fingerprint(config_dir: Path) -> str | None:
     loads from MT_CONFIG_DIR/systems); None when there is no such directory."""
     if not (config_dir / SYSTEMS_DIR).is_dir():
         return None
-    digest = hashlib.sha256()
-    for path in system_files(config_dir):
-        stat = path.stat()
-        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    return _files_fingerprint(system_files(config_dir))
 
 
 def new_partitions(partitions: Iterable[str], split: set[str], with_runs: set[str]) -> list[str]:

@@ -10,10 +10,10 @@ from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.gate import not_worse_than_baseline
 from mt_assets.evaluation.leaderboard import leaderboard_markdown, leaderboard_report, leaderboard_rows
 from mt_assets.evaluation.leaderboard_store import hidden_scores, load_leaderboard
-from mt_assets.evaluation.meteor import MeteorSetup, meteor_setup
-from mt_assets.evaluation.run import evaluate_execution
+from mt_assets.evaluation.meteor import meteor_setup
+from mt_assets.evaluation.run import evaluate_execution, evaluate_involved_executions
 from mt_assets.evaluation.significance import DEFAULT_ALPHA, Test
-from mt_assets.evaluation.store import execution_id, fine_tuned_methods, involved_executions
+from mt_assets.evaluation.store import execution_id, fine_tuned_methods
 from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 
@@ -70,7 +70,10 @@ def evaluation(
         for note in outcome.notes:
             context.log.warning(note)
         tuned = fine_tuned_methods(conn, execution)
-        others = _user_executions(conn, context, config, meteor)
+        others = evaluate_involved_executions(conn, context.partition_key, config.significance_test, meteor)
+    for line in others:
+        if " not scored: " in line:
+            context.log.warning(line)
     return dg.MaterializeResult(
         metadata={
             "execution": context.partition_key,
@@ -86,24 +89,6 @@ def evaluation(
         },
         check_results=[_gate(outcome, tuned, config)],
     )
-
-
-def _user_executions(
-    conn, context: dg.AssetExecutionContext, config: EvaluationConfig, meteor: MeteorSetup
-) -> list[str]:
-    """Score the user executions involving this config (configs/executions/*.yaml) that are
-    translated; one line each. Not gated: the gate is the config's own claim."""
-    lines = []
-    for other_id, name in involved_executions(conn, context.partition_key):
-        try:
-            other = evaluate_execution(conn, other_id, test=config.significance_test, meteor=meteor)
-        except EvaluationError as err:
-            context.log.warning(f"execution {name!r} not scored: {err}")
-            lines.append(f"{name}: not scored: {err}")
-            continue
-        methods = sorted({s.method for s in other.scores})
-        lines.append(f"{name}: {len(methods)} methods scored on {other.translations // max(len(methods), 1)} segments")
-    return lines
 
 
 def _gate(outcome, tuned: list[str], config: EvaluationConfig) -> dg.AssetCheckResult:

@@ -12,8 +12,7 @@ from mt_assets.partitions import tuning_config_partitions
 from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
 from mt_assets.translation.errors import TranslationError
-from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
-from mt_assets.translation.run import RunTranslation, samples, translate_config, translate_execution
+from mt_assets.translation.run import samples, translate_config, translate_user_executions
 from mt_assets.translation.spec import DEFAULT_BATCH_SIZE
 from mt_assets.translation.systems import SystemCoverage, SystemLoad, attach_systems, load_systems
 
@@ -57,7 +56,7 @@ def translations(
         except (TranslationError, ModelSourceError) as err:
             raise dg.Failure(str(err)) from None
         coverage = attach_systems(conn, outcome.execution.id, outcome.execution.rows_config_id)
-        user_executions, problems = _user_executions(
+        user_executions, problems = translate_user_executions(
             conn, settings, context.partition_key, context.log.info, run, config.batch_size
         )
         examples = samples(conn, outcome.execution.id)
@@ -117,39 +116,6 @@ def _systems_table(loads: list[SystemLoad], coverage: list[SystemCoverage]) -> s
              reasons, here)
         )
     return _table(("method", "file", "load", "rows read", "loaded", "quarantined", "reasons", "this config"), rows)
-
-
-def _user_executions(
-    conn, settings: Settings, config_name: str, log, run: RunTranslation, batch_size: int
-) -> tuple[list[str], list[str]]:
-    """Register the configs/executions/*.yaml executions that involve this config (a method of
-    it, or its test rows) and translate each registered one."""
-    loaded, problems = load_execution_dir(settings.config_dir)
-    lines = []
-    for item in loaded:
-        involved = {m.rsplit(":", 1)[0] for m in item.spec.methods} | {item.spec.rows}
-        if config_name not in involved:
-            continue
-        try:
-            result = ensure_user_execution(conn, item)
-            if result.id is None:
-                lines.append(
-                    f"{result.name}: waiting for {', '.join(result.missing_methods)} (run translations for "
-                    f"their configs); {result.test_rows} test rows of {result.rows_config}"
-                )
-                continue
-            outcome = translate_execution(conn, result.id, settings, log, run, batch_size)
-            systems = attach_systems(conn, result.id, outcome.execution.rows_config_id)
-        except (TranslationError, ModelSourceError) as err:
-            problems.append(str(err))
-            continue
-        now = sum(m.translated for m in outcome.methods)
-        scored = [f"system:{s.name}" for s in systems if s.scored]
-        lines.append(
-            f"{result.name}: {len(outcome.methods)} methods on the {result.test_rows} test rows of "
-            f"{result.rows_config}; {now} translated now" + (f"; with {', '.join(scored)}" if scored else "")
-        )
-    return lines, problems
 
 
 TRANSLATION_ASSETS = [translations]

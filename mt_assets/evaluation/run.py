@@ -22,6 +22,7 @@ from mt_assets.evaluation.significance import DEFAULT_RESAMPLES, DEFAULT_SEED, T
 from mt_assets.evaluation.store import (
     baseline_method,
     fine_tuned_methods,
+    involved_executions,
     load_rows,
     write_scores,
     write_segment_scores,
@@ -94,3 +95,22 @@ def evaluate_execution(
         test=test,
         notes=() if skipped is None else (skipped,),
     )
+
+
+def evaluate_involved_executions(
+    conn: psycopg.Connection, config: str, test: Test = "bootstrap", meteor: MeteorSetup | None = None
+) -> list[str]:
+    """Score the user executions involving `config` (configs/executions/*.yaml, `store.
+    involved_executions`), one line each: how many methods on how many segments, or
+    "NAME: not scored: REASON" (e.g. not translated yet). Not gated: the gate is the config's
+    own claim."""
+    lines = []
+    for other_id, name in involved_executions(conn, config):
+        try:
+            other = evaluate_execution(conn, other_id, test=test, meteor=meteor)
+        except EvaluationError as err:
+            lines.append(f"{name}: not scored: {err}")
+            continue
+        methods = sorted({s.method for s in other.scores})
+        lines.append(f"{name}: {len(methods)} methods scored on {other.translations // max(len(methods), 1)} segments")
+    return lines

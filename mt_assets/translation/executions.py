@@ -33,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mt_assets.translation.errors import TranslationError
-from mt_assets.translation.methods import ensure_floors, link
+from mt_assets.translation.methods import ensure_floors, link, upsert_execution
 from mt_assets.tuning.config import NAME_PATTERN, display_path
 
 EXECUTIONS_DIR = "executions"
@@ -216,11 +216,6 @@ def ensure_user_execution(conn: psycopg.Connection, item: LoadedExecution) -> Us
         if missing:
             return UserExecution(spec.name, None, missing, rows_config, test_rows)
         _check_leak(conn, item, rows_config, [m for m in spec.methods if m.endswith(":fine-tuned")])
-        execution_id = conn.execute(
-            "insert into llm.translation_execution (name, description, tuning_config_id) values (%s, %s, %s) "
-            "on conflict (name) do update set description = excluded.description, "
-            "tuning_config_id = excluded.tuning_config_id returning id",
-            (spec.name, spec.description, rows_config_id),
-        ).fetchone()[0]
+        execution_id = upsert_execution(conn, spec.name, spec.description, rows_config_id)
         link(conn, execution_id, [found[m] for m in spec.methods] + [floor.id for floor in ensure_floors(conn)])
     return UserExecution(spec.name, execution_id, (), rows_config, test_rows)

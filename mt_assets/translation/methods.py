@@ -197,7 +197,7 @@ def _drop_outputs(conn: psycopg.Connection, method_id: int) -> bool:
     return bool(scores or rows)
 
 
-def _upsert_execution(conn: psycopg.Connection, name: str, description: str, config_id: int | None) -> int:
+def upsert_execution(conn: psycopg.Connection, name: str, description: str, config_id: int | None) -> int:
     return conn.execute(
         "insert into llm.translation_execution (name, description, tuning_config_id) values (%s, %s, %s) "
         "on conflict (name) do update set description = excluded.description, "
@@ -292,7 +292,7 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
             methods.append(Method(floor.id, floor.name, BASELINE, config, floor.definition, None))
             if floor.changed:
                 invalidated.append(floor.name)
-        execution_id = _upsert_execution(
+        execution_id = upsert_execution(
             conn, config.name, f"{config.name}: its methods on its test split", config.id
         )
         link(conn, execution_id, [m.id for m in methods])

@@ -5,7 +5,9 @@ as they arrive.
 The translating itself is `run(job, emit)`: the asset passes its launcher's `translate` (a local
 subprocess or a GPU host over SSH, both running `python -m mt_assets.translation`), so this module
 never loads a model or torch. The floors (`translation/baselines.py`) need no model: they are
-computed here, from the config's train rows, and stored through the same writer."""
+computed here, from the config's train rows, and stored through the same writer.
+`translate_user_executions` registers and translates the configs/executions/*.yaml executions
+that involve a config, and attaches the external systems that cover their rows."""
 
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from typing import Any
 import psycopg
 
 from mt_assets.models.artefacts import directory_sha256
+from mt_assets.models.sources import ModelSourceError
 from mt_assets.settings import Settings
 from mt_assets.translation import baselines, store
 from mt_assets.translation.errors import TranslationError
+from mt_assets.translation.executions import ensure_user_execution, load_execution_dir
 from mt_assets.translation.methods import (
     BASELINE,
     FINE_TUNED,
@@ -31,6 +35,7 @@ from mt_assets.translation.methods import (
     test_row_count,
 )
 from mt_assets.translation.spec import DEFAULT_BATCH_SIZE, TranslationJob
+from mt_assets.translation.systems import attach_systems
 
 Log = Callable[[str], None]
 Emit = Callable[[dict[str, Any]], None]
@@ -149,11 +154,7 @@ def translate_config(
         log(
             f"{name}: its definition changed (model or generation settings); old translations and scores dropped"
         )
-    outcomes = translate_methods(
-        conn, execution.id, execution.methods, execution.rows_config_id, config_name,
-        settings, log, run, batch_size, write_batch,
-    )
-    return TranslationOutcome(execution, tuple(outcomes))
+    return _translate(conn, execution, settings, log, run, batch_size, write_batch)
 
 
 def translate_execution(
@@ -168,45 +169,40 @@ def translate_execution(
     """A registered execution's methods on its rows config's test rows (a user execution,
     `executions.py`): what each has not translated yet. `conn` in autocommit mode."""
     execution = load_execution(conn, execution_id)
-    (rows_config,) = conn.execute(
-        "select name from llm.tuning_configs where id = %s", (execution.rows_config_id,)
-    ).fetchone()
-    outcomes = translate_methods(
-        conn, execution.id, execution.methods, execution.rows_config_id, rows_config,
-        settings, log, run, batch_size, write_batch,
-    )
-    return TranslationOutcome(execution, tuple(outcomes))
+    return _translate(conn, execution, settings, log, run, batch_size, write_batch)
 
 
-def translate_methods(
+def _translate(
     conn: psycopg.Connection,
-    execution_id: int,
-    methods: tuple[Method, ...],
-    rows_config_id: int,
-    rows_config: str,
+    execution: Execution,
     settings: Settings,
     log: Log,
     run: RunTranslation,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    write_batch: int = 16,
-) -> list[MethodOutcome]:
-    """Each method's outputs for the test rows of `rows_config` it has not translated yet: the
-    model methods through `run`, the floors here. Rows are stored as their events arrive."""
+    batch_size: int,
+    write_batch: int,
+) -> TranslationOutcome:
+    """Each of the execution's methods' outputs for the test rows of its rows config that it has not
+    translated yet: the model methods through `run`, the floors here. Rows are stored as their
+    events arrive."""
+    execution_id, rows_config_id = execution.id, execution.rows_config_id
+    (rows_config,) = conn.execute("select name from llm.tuning_configs where id = %s", (rows_config_id,)).fetchone()
+    total = test_row_count(conn, rows_config_id)
+    if total == 0:
+        raise TranslationError(
+            f"tuning config {rows_config!r} has no test rows; materialize tuning_dataset_distribution "
+            "(and check data.test_size)"
+        )
+    train: list[baselines.TrainPair] | None = None  # the rows config's train pairs, read once for all the floors
     outcomes = []
-    for method in methods:
-        total = test_row_count(conn, rows_config_id)
-        if total == 0:
-            raise TranslationError(
-                f"tuning config {rows_config!r} has no test rows; materialize tuning_dataset_distribution "
-                "(and check data.test_size)"
-            )
+    for method in execution.methods:
         pending = store.pending_rows(conn, rows_config_id, method.id)
         if not pending:
             log(f"{method.name}: all {total} test rows already translated")
             outcomes.append(MethodOutcome(method.name, method.kind, total, total, 0, 0.0))
             continue
         if method.kind == BASELINE:
-            outcomes.append(_baseline(conn, method, execution_id, rows_config_id, pending, total, log, write_batch))
+            train = store.train_pairs(conn, rows_config_id) if train is None else train
+            outcomes.append(_baseline(conn, method, execution_id, train, pending, total, log, write_batch))
             continue
         work = settings.home / "translations" / rows_config / _safe(method.name)
         input_file = store.write_input(pending, work / "input.jsonl")
@@ -242,22 +238,55 @@ def translate_methods(
                 writer.sanitized,
             )
         )
-    return outcomes
+    return TranslationOutcome(execution, tuple(outcomes))
+
+
+def translate_user_executions(
+    conn: psycopg.Connection, settings: Settings, config_name: str, log: Log, run: RunTranslation, batch_size: int
+) -> tuple[list[str], list[str]]:
+    """Register the configs/executions/*.yaml executions that involve this config (a method of
+    it, or its test rows) and translate each registered one."""
+    loaded, problems = load_execution_dir(settings.config_dir)
+    lines = []
+    for item in loaded:
+        involved = {m.rsplit(":", 1)[0] for m in item.spec.methods} | {item.spec.rows}
+        if config_name not in involved:
+            continue
+        try:
+            result = ensure_user_execution(conn, item)
+            if result.id is None:
+                lines.append(
+                    f"{result.name}: waiting for {', '.join(result.missing_methods)} (run translations for "
+                    f"their configs); {result.test_rows} test rows of {result.rows_config}"
+                )
+                continue
+            outcome = translate_execution(conn, result.id, settings, log, run, batch_size)
+            systems = attach_systems(conn, result.id, outcome.execution.rows_config_id)
+        except (TranslationError, ModelSourceError) as err:
+            problems.append(str(err))
+            continue
+        now = sum(m.translated for m in outcome.methods)
+        scored = [f"system:{s.name}" for s in systems if s.scored]
+        lines.append(
+            f"{result.name}: {len(outcome.methods)} methods on the {result.test_rows} test rows of "
+            f"{result.rows_config}; {now} translated now" + (f"; with {', '.join(scored)}" if scored else "")
+        )
+    return lines, problems
 
 
 def _baseline(
     conn: psycopg.Connection,
     method: Method,
     execution_id: int,
-    rows_config_id: int,
+    train: list[baselines.TrainPair],
     pending: list[dict[str, Any]],
     total: int,
     log: Log,
     write_batch: int,
 ) -> MethodOutcome:
-    """A floor's outputs for the pending rows, from the rows config's train rows, stored at once."""
+    """A floor's outputs for the pending rows, from the rows config's train pairs, stored at once."""
     started = time.perf_counter()
-    outputs = baselines.outputs(method.name, pending, store.train_pairs(conn, rows_config_id))
+    outputs = baselines.outputs(method.name, pending, train)
     writer = store.TranslationWriter(conn, method.id, execution_id, write_batch)
     for event in outputs.events:
         writer.add(event)
