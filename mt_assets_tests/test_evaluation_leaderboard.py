@@ -190,7 +190,9 @@ def test_json_has_exactly_the_documented_keys_and_nulls() -> None:
     objects = json.loads(json.dumps(leaderboard_json(leaderboard_rows(_records(methods)))))
     assert len(objects) == 5
     keys = ["execution", "method", "kind", "chrf", "bleu", "ter", "segments", "p_vs_base", "control_chrf",
-            "control_chrf_sd", "meaning_margin", "meaning_gain", "meaning_gain_p", "flags", "meteor", "meteor_margin"]
+            "control_chrf_sd", "meaning_margin", "meaning_gain", "meaning_gain_p", "flags", "meteor", "meteor_margin",
+            "replicate", "replicates", "chrf_mean", "chrf_sd", "meaning_margin_mean", "meaning_margin_sd",
+            "meaning_gain_mean", "gain_exceeds_seed_spread"]
     assert all(list(o) == keys for o in objects)
     by_method = {o["method"]: o for o in objects}
     assert by_method["nllb-lora:fine-tuned"] == {
@@ -198,6 +200,8 @@ def test_json_has_exactly_the_documented_keys_and_nulls() -> None:
         "bleu": 27.91, "ter": 58.25, "segments": 312, "p_vs_base": 0.0123, "control_chrf": 31.0,
         "control_chrf_sd": 0.5, "meaning_margin": 22.48, "meaning_gain": 4.36, "meaning_gain_p": 0.004, "flags": [],
         "meteor": None, "meteor_margin": None,  # not scored in these records
+        "replicate": None, "replicates": None, "chrf_mean": None, "chrf_sd": None, "meaning_margin_mean": None,
+        "meaning_margin_sd": None, "meaning_gain_mean": None, "gain_exceeds_seed_spread": None,  # one replicate
     }
     floor = by_method["baseline:copy-source"]
     assert floor["kind"] == "baseline" and floor["flags"] == ["source-script"]
@@ -236,3 +240,62 @@ def test_chart_is_a_png_and_the_report_embeds_it() -> None:
 def test_inconsistent_records_raise(records: list[LeaderboardRecord], reason: str) -> None:
     with pytest.raises(EvaluationError, match=reason):
         leaderboard_rows(records)
+
+
+def _replicates(margins: tuple[float, ...]) -> list[LeaderboardRecord]:
+    """gemma-lora's base and one fine-tuned replicate per margin (chrF++ = control 29 + margin)."""
+    base = METHODS["gemma-lora:base"]
+    methods = {"gemma-lora:base": base}
+    for k, margin in enumerate(margins, 1):
+        name = "gemma-lora:fine-tuned" + ("" if k == 1 else f"-r{k}")
+        gain = margin - base[9]
+        methods[name] = ("fine_tuned", 15.0, 29.0 + margin, 80.0, 0.001, 0.002, 95.0, 29.0, 0.6, margin, gain, 0.01, ())
+    return [
+        LeaderboardRecord(**{**r.__dict__, "replicate": int(r.method.rpartition("-r")[2]) if "-r" in r.method else 1})
+        if r.method_kind == "fine_tuned" else r
+        for r in _records(methods)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("margins", "exceeds"),
+    [
+        ((11.66, 12.10, 11.20), True),  # mean gain 5.58 over a margin sd of 0.45
+        ((6.50, 9.00, 4.00), False),  # mean gain 0.43 within a margin sd of 2.50: a seed could do it
+        ((6.00, 6.14), False),  # mean gain 0.00 (margins 6.00 and 6.14 around the base's 6.07)
+    ],
+)
+def test_replicates_show_mean_and_sd_and_claim_only_beyond_the_seed_spread(
+    margins: tuple[float, ...], exceeds: bool
+) -> None:
+    import statistics
+
+    rows = leaderboard_rows(_replicates(margins))
+    tuned = [row for row in rows if row.method_kind == "fine_tuned"]
+    assert len(tuned) == len(margins) and {row.replicate for row in tuned} == set(range(1, len(margins) + 1))
+    spread = tuned[0].seed_spread
+    assert spread is not None and all(row.seed_spread == spread for row in tuned)
+    assert spread.replicates == len(margins)
+    assert spread.margin_mean == pytest.approx(statistics.fmean(margins))
+    assert spread.margin_sd == pytest.approx(statistics.stdev(margins))
+    assert spread.chrf_sd == pytest.approx(statistics.stdev(margins))
+    assert spread.gain_mean == pytest.approx(statistics.fmean(margins) - 6.07)
+    assert spread.exceeds is exceeds
+    assert all(("within-seed-spread" in row.flags) is (not exceeds) for row in tuned)
+    base = next(row for row in rows if row.method_kind == "base")
+    assert base.seed_spread is None and "within-seed-spread" not in base.flags
+    table = leaderboard_markdown(rows)
+    line = _line(table, f"gemma-lora ×{len(margins)}")
+    mean, sd = statistics.fmean(margins), statistics.stdev(margins)
+    assert f"| {mean:.2f} ± {sd:.2f} |" in line and line.endswith(f"| {'yes' if exceeds else 'no'} | gemma-lora |")
+    objects = leaderboard_json(rows)
+    tuned_json = [o for o in objects if o["kind"] == "fine_tuned"]
+    assert {o["replicates"] for o in tuned_json} == {len(margins)}
+    assert {o["gain_exceeds_seed_spread"] for o in tuned_json} == {exceeds}
+    assert sorted(o["replicate"] for o in tuned_json) == list(range(1, len(margins) + 1))
+
+
+def test_one_replicate_has_no_spread_table() -> None:
+    rows = leaderboard_rows(_records())
+    assert all(row.seed_spread is None for row in rows)
+    assert "fine-tuned replicates" not in leaderboard_markdown(rows)

@@ -116,6 +116,19 @@ def test_config_methods_are_idempotent_and_follow_the_newest_model(db_url):
         # outputs of the replaced model are gone, the base's and the floors' stay
         assert sorted(left) == sorted([("cfg:base", 2)] + [(name, 2) for name in FLOORS])
 
+        # no model left (failed, say): the fine-tuned method leaves the execution with its outputs
+        conn.execute(
+            "insert into llm.translation (translation_method_id, tuning_dataset_distribution_id, "
+            "translation_execution_id, translated_text) values (%s, %s, %s, 'x')",
+            (third.methods[1].id, rows[0], third.id),
+        )
+        conn.execute("update llm.fine_tuned_models set status = 'failed'")
+        fourth = ensure_config_execution(conn, "cfg")
+        assert fourth.invalidated == ("cfg:fine-tuned",) and [m.name for m in fourth.methods] == ["cfg:base", *FLOORS]
+        assert conn.execute(
+            "select count(*) from llm.translation where translation_method_id = %s", (third.methods[1].id,)
+        ).fetchone()[0] == 0
+
 
 def test_pending_rows_and_few_shot_examples(db_url):
     with connect(db_url, autocommit=True) as conn:

@@ -104,6 +104,8 @@ def test_duplicate_yaml_key_is_an_error(tmp_path):
         ),
         ("test_size: 0.1", "test_size: -0.1", "data.test_size", "greater than or equal to 0"),
         ("test_size: 0.1", "test_size: 1.5", "data.test_size", "less than 1"),
+        ("name: tiny-lora-ar-en", "name: tiny-lora-ar-en\nreplicates: 0", "replicates", "greater than or equal to 1"),
+        ("name: tiny-lora-ar-en", "name: tiny-lora-ar-en\nreplicates: 11", "replicates", "less than or equal to 10"),
         ("validation_size: 0.1", "validation_size: 0.95", "data", "test_size + validation_size must be < 1"),
         ("name: tiny-lora-ar-en", 'name: "x; drop table llm.dataset"', "name", "should match pattern"),
         ("name: tiny-lora-ar-en", "name: a$(rm -rf ~)", "name", "should match pattern"),
@@ -251,6 +253,18 @@ def test_model_hash_leaves_out_the_generation_settings_only(tmp_path, old, new, 
     assert edited.sha256 != base.sha256  # config_sha256: any edit
     assert (edited.model_sha256 != base.model_sha256) == retrains
     assert (edited.generation_sha256 != base.generation_sha256) == (not retrains)
+
+
+def test_replicates_change_the_config_hash_only_and_one_is_the_default(tmp_path):
+    base = load_config_file(_write(tmp_path, GOOD)).config
+    one = load_config_file(_write(tmp_path, GOOD + "replicates: 1\n", "one.yaml")).config
+    three = load_config_file(_write(tmp_path, GOOD + "replicates: 3\n", "three.yaml")).config
+    assert base.replicates == 1 and three.replicates == 3
+    # a config written before `replicates` keeps every hash, so its trained models stay current
+    assert (one.sha256, one.model_sha256, one.generation_sha256) == (base.sha256, base.model_sha256,
+                                                                    base.generation_sha256)
+    assert three.sha256 != base.sha256  # stored again, so the training asset reads the new count
+    assert (three.model_sha256, three.generation_sha256) == (base.model_sha256, base.generation_sha256)
 
 
 def test_directory_rejects_duplicate_names_and_keeps_the_rest(tmp_path):

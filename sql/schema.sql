@@ -225,6 +225,9 @@ CREATE TABLE llm.fine_tuned_models (
     model_sha256 text,
     split_sha256 text,
     environment jsonb DEFAULT '{}'::jsonb NOT NULL,
+    replicate smallint DEFAULT 1 NOT NULL,
+    seed integer,
+    CONSTRAINT fine_tuned_models_replicate_check CHECK ((replicate >= 1)),
     CONSTRAINT fine_tuned_models_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text])))
 );
 
@@ -566,8 +569,10 @@ CREATE TABLE llm.tuning_configs (
     model_sha256 text,
     generation_sha256 text,
     libraries_checked jsonb,
+    replicates smallint DEFAULT 1 NOT NULL,
     CONSTRAINT tuning_configs_methodology_check CHECK ((tuning_methodology = ANY (ARRAY['lora'::text, 'qlora'::text, 'full'::text]))),
-    CONSTRAINT tuning_configs_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9-]*$'::text))
+    CONSTRAINT tuning_configs_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9-]*$'::text)),
+    CONSTRAINT tuning_configs_replicates_check CHECK ((replicates >= 1))
 );
 
 --

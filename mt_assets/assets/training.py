@@ -11,8 +11,10 @@ from mt_assets.resources import DatabaseResource
 from mt_assets.settings import Settings
 from mt_assets.training import registry
 from mt_assets.training.progress import TrainingProgress, total_steps
+from mt_assets.training.spec import TrainingJob
 from mt_assets.translation import methods
 from mt_assets.translation.errors import TranslationError
+from mt_assets.tuning.store import StoredConfig
 
 
 @dg.asset(
@@ -33,34 +35,57 @@ def fine_tuned_model(
     with database.connect(autocommit=True) as conn:
         config = registry.load_config(conn, context.partition_key)
         sources.check(config.llm_model)  # a missing model fails here, before any export
-        job, export = registry.prepare_job(conn, config, settings)
+        jobs, export = registry.prepare_jobs(conn, config, settings)
+    trained = [
+        _train(context, database, launcher, config, job, export, replicate, len(jobs))
+        for replicate, job in enumerate(jobs, 1)
+    ]
+    metadata = {**trained[0], "split_sha256": export.split_sha256}
+    if len(trained) > 1:
+        metadata["replicates"] = _replicates_table(trained)
+    return dg.MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})
+
+
+def _train(
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    launcher: Launcher,
+    config: StoredConfig,
+    job: TrainingJob,
+    export: registry.Export,
+    replicate: int,
+    replicates: int,
+) -> dict:
+    """Train one replicate (or reuse it: an interrupted run resumes at the first one not done);
+    returns its metadata."""
+    seed = job.training_args.get("seed", registry.DEFAULT_SEED)
+    label = f"replicate {replicate}/{replicates} (seed {seed}): " if replicates > 1 else ""
+    with database.connect(autocommit=True) as conn:
         previous = registry.succeeded(conn, config, job.job_id, export.split_sha256)
         if previous is None:
-            model_id = registry.start(conn, config, context.run_id, export.split_sha256)
-    counts = export.counts
+            model_id = registry.start(conn, config, context.run_id, export.split_sha256, job, replicate)
     if previous is not None:
         context.log.info(
-            f"job {job.job_id} already trained on this split with these model settings "
+            f"{label}job {job.job_id} already trained on this split with these model settings "
             f"(fine_tuned_models.id {previous.id}); reusing it"
         )
-        return dg.MaterializeResult(
-            metadata={
-                "fine_tuned_model_id": previous.id,
-                "artefact_dir": dg.MetadataValue.path(str(previous.artefact_dir)),
-                "artefact_sha256": previous.artefact_sha256,
-                "split_sha256": export.split_sha256,
-                "reused": True,
-            }
-        )
+        return {
+            "fine_tuned_model_id": previous.id,
+            "artefact_dir": dg.MetadataValue.path(str(previous.artefact_dir)),
+            "artefact_sha256": previous.artefact_sha256,
+            "reused": True,
+            "train_loss": previous.metrics.get("train_loss"),
+        }
+    counts = export.counts
     curve: list[dict] = []
     progress = TrainingProgress(total_steps(job.training_args, counts["train"]))
 
     def on_event(event: dict) -> None:
         line = progress.line(event)
         if line:
-            context.log.info(line)
+            context.log.info(label + line)
         if event["event"] == "warning":  # the training host adapted a setting it cannot honour
-            context.log.warning(f"training: {event['message']}")
+            context.log.warning(f"{label}training: {event['message']}")
         if event["event"] == "log":
             with database.connect(autocommit=True) as conn:
                 registry.log_event(conn, model_id, event)
@@ -75,11 +100,10 @@ def fine_tuned_model(
     with database.connect(autocommit=True) as conn:
         registry.succeed(conn, model_id, result)
     metrics = result.metrics
-    metadata = {
+    return {
         "fine_tuned_model_id": model_id,
         "artefact_dir": dg.MetadataValue.path(result.artefact_dir),
         "artefact_sha256": result.artefact_sha256,
-        "split_sha256": export.split_sha256,
         "trainable_params": result.trainable_params,
         "total_params": result.total_params,
         "global_step": result.global_step,
@@ -91,7 +115,19 @@ def fine_tuned_model(
         "eval_loss": metrics.get("eval_loss"),
         "loss_curve": _curve_table(curve),
     }
-    return dg.MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})
+
+
+def _replicates_table(trained: list[dict]) -> dg.TableMetadataValue:
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn("replicate", "int"), dg.TableColumn("fine_tuned_model_id", "int"),
+                 dg.TableColumn("reused", "bool"), dg.TableColumn("train_loss", "float")]
+    )
+    records = [
+        dg.TableRecord({"replicate": k, "fine_tuned_model_id": meta["fine_tuned_model_id"],
+                        "reused": meta.get("reused", False), "train_loss": meta.get("train_loss")})
+        for k, meta in enumerate(trained, 1)
+    ]
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
 _CURVE_COLUMNS = ("step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second")
@@ -114,20 +150,23 @@ def _model_bound_to_split(
             config = methods.load_config(conn, context.partition_key)
         except TranslationError as err:
             return dg.AssetCheckResult(passed=False, description=str(err))
-        model = methods.newest_model(conn, config)
-    if model is None:
+        models = [methods.newest_model(conn, config, k) for k in range(1, config.config.replicates + 1)]
+    missing = [k for k, model in enumerate(models, 1) if model is None]
+    if missing:
+        which = "" if config.config.replicates == 1 else f" for replicate {', '.join(map(str, missing))}"
         return dg.AssetCheckResult(
             passed=False,
-            description=f"no succeeded model with the current model settings of {context.partition_key!r}; "
+            description=f"no succeeded model with the current model settings of {context.partition_key!r}{which}; "
             "materialize fine_tuned_model for this partition",
         )
     metadata = {
-        "fine_tuned_model_id": model.id,
-        "model_split_sha256": model.split_sha256 or "none",
+        "fine_tuned_model_id": models[0].id if len(models) == 1 else ", ".join(str(m.id) for m in models),
+        "model_split_sha256": ", ".join(sorted({model.split_sha256 or "none" for model in models})),
         "config_split_sha256": config.split_sha256 or "none",
     }
     try:
-        methods.check_split(config, model)
+        for model in models:
+            methods.check_split(config, model)
     except TranslationError as err:
         return dg.AssetCheckResult(passed=False, description=str(err), metadata=metadata)
     return dg.AssetCheckResult(passed=True, metadata=metadata)

@@ -5,15 +5,22 @@ One row per (execution, method). The ranking is one global list: by the chrF++ m
 gameable (a constant output outscored every model on the demo's test verses, with margin 0).
 Rows without a margin (control skipped, too few segments) come after those with one; ties, and
 the rows without a margin, go by chrF++ (highest first), then by method and execution name.
-Raw chrF++, BLEU and TER stay shown. docs/leaderboard.md explains every column.
+Raw chrF++, BLEU and TER stay shown.
+
+Replicates (a config's `replicates: N`, N > 1) are N fine-tuned methods of one config, each
+ranked as itself; their seed spread (`SeedSpread`: mean and sample sd across them) goes with each
+of them and into a third table, and their claim over the base counts only when the mean meaning
+gain exceeds the sd of their meaning margins (else each is flagged `within-seed-spread`).
+docs/leaderboard.md explains every column.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mt_assets.evaluation.errors import EvaluationError
 from mt_assets.evaluation.metrics import Metric
@@ -21,7 +28,9 @@ from mt_assets.evaluation.significance import human_agreement
 
 SIGNIFICANCE_METRIC = Metric.CHRF
 BASE_KIND = "base"
+FINE_TUNED_KIND = "fine_tuned"
 FLOOR_KIND = "baseline"  # the floors computed from the data alone (translation/baselines)
+WITHIN_SEED_SPREAD = "within-seed-spread"
 
 
 # llm.evaluation.metric of METEOR (evaluation/meteor.MeteorMetric; not imported: it loads nltk)
@@ -54,6 +63,30 @@ class LeaderboardRecord:
     flags: tuple[str, ...] = ()
     meteor: float | None = None  # the method's METEOR and its meaning margin (None when not scored)
     meteor_margin: float | None = None
+    replicate: int | None = None  # a fine-tuned method's model's replicate (llm.fine_tuned_models)
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """The fine-tuned replicates of one config in one execution (at least two): mean and sample
+    sd across them of chrF++ and of its meaning margin, and the means of their gains over the
+    base. `exceeds` tells whether the mean meaning gain exceeds the sd of the meaning margins (the
+    spread a seed alone causes: the base is the same for every replicate); None without a base."""
+
+    config: str
+    replicates: int
+    chrf_mean: float
+    chrf_sd: float
+    margin_mean: float | None
+    margin_sd: float | None
+    delta_mean: float | None
+    gain_mean: float | None
+
+    @property
+    def exceeds(self) -> bool | None:
+        if self.gain_mean is None or self.margin_sd is None:
+            return None
+        return self.gain_mean > self.margin_sd
 
 
 @dataclass(frozen=True)
@@ -83,6 +116,8 @@ class LeaderboardRow:
     delta_vs_base: float | None = None
     meteor: float | None = None
     meteor_margin: float | None = None
+    replicate: int | None = None
+    seed_spread: SeedSpread | None = None  # with its fellow replicates, when its config has several
 
     @property
     def agreement(self) -> str | None:
@@ -102,7 +137,39 @@ def leaderboard_rows(records: Sequence[LeaderboardRecord]) -> list[LeaderboardRo
     rows = [
         _with_delta(row, base_chrf.get(row.execution)) if row.method_kind != BASE_KIND else row for row in rows
     ]
-    return sorted(rows, key=_rank)
+    return sorted(_with_seed_spread(rows), key=_rank)
+
+
+def _with_seed_spread(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
+    """Each fine-tuned row of a config with two or more replicates in its execution, with their
+    SeedSpread, flagged `within-seed-spread` when the spread is not exceeded."""
+    groups: dict[tuple[str, str], list[LeaderboardRow]] = {}
+    for row in rows:
+        if row.method_kind == FINE_TUNED_KIND and SIGNIFICANCE_METRIC in row.scores:
+            groups.setdefault((row.execution, row.config), []).append(row)
+    spreads = {key: _spread(group) for key, group in groups.items() if len(group) > 1}
+    out = []
+    for row in rows:
+        spread = spreads.get((row.execution, row.config)) if row.method_kind == FINE_TUNED_KIND else None
+        if spread is not None:
+            flags = row.flags + ((WITHIN_SEED_SPREAD,) if spread.exceeds is False else ())
+            row = replace(row, seed_spread=spread, flags=flags)
+        out.append(row)
+    return out
+
+
+def _mean_sd(values: list[float | None]) -> tuple[float | None, float | None]:
+    if any(v is None for v in values):
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values)
+
+
+def _spread(group: list[LeaderboardRow]) -> SeedSpread:
+    chrf_mean, chrf_sd = _mean_sd([row.scores[SIGNIFICANCE_METRIC] for row in group])
+    margin_mean, margin_sd = _mean_sd([row.meaning_margin for row in group])
+    delta_mean, _ = _mean_sd([row.delta_vs_base for row in group])
+    gain_mean, _ = _mean_sd([row.meaning_gain for row in group])
+    return SeedSpread(group[0].config, len(group), chrf_mean, chrf_sd, margin_mean, margin_sd, delta_mean, gain_mean)
 
 
 def _row(execution: str, method: str, group: list[LeaderboardRecord]) -> LeaderboardRow:
@@ -138,6 +205,7 @@ def _row(execution: str, method: str, group: list[LeaderboardRecord]) -> Leaderb
         flags=tuple(dict.fromkeys(flag for r in group for flag in r.flags)),
         meteor=first.meteor,
         meteor_margin=first.meteor_margin,
+        replicate=first.replicate,
     )
 
 
@@ -160,7 +228,7 @@ def _with_delta(row: LeaderboardRow, base: float | None) -> LeaderboardRow:
     chrf = row.scores.get(SIGNIFICANCE_METRIC)
     if base is None or chrf is None:
         return row
-    return LeaderboardRow(**{**row.__dict__, "delta_vs_base": chrf - base})
+    return replace(row, delta_vs_base=chrf - base)
 
 
 def _rank(row: LeaderboardRow) -> tuple:
@@ -272,9 +340,50 @@ def _meteor(row: LeaderboardRow) -> str:
     return f"{row.meteor:.2f}" + ("" if row.meteor_margin is None else f" ({row.meteor_margin:+.2f})")
 
 
+def spreads(rows: Sequence[LeaderboardRow]) -> list[tuple[str, SeedSpread]]:
+    """(execution, spread) of each config with replicates, in the order its best row ranks."""
+    seen: dict[tuple[str, str], SeedSpread] = {}
+    for row in rows:
+        if row.seed_spread is not None:
+            seen.setdefault((row.execution, row.config), row.seed_spread)
+    return [(execution, spread) for (execution, _), spread in seen.items()]
+
+
+def spread_markdown(rows: Sequence[LeaderboardRow]) -> str:
+    """One line per config with replicates: what a seed alone moves, and whether its gain over
+    the base exceeds that; "" when no config has replicates."""
+    found = spreads(rows)
+    if not found:
+        return ""
+    label = SIGNIFICANCE_METRIC.label
+    headers = [
+        "fine-tuned replicates", f"meaning margin ({label}, mean ± sd)", f"{label} (mean ± sd)",
+        "Δ vs base (mean)", "meaning gain (mean)", "gain exceeds seed spread", "execution",
+    ]
+    body = [
+        [
+            f"{spread.config} ×{spread.replicates}",
+            _mean_pm_sd(spread.margin_mean, spread.margin_sd),
+            _mean_pm_sd(spread.chrf_mean, spread.chrf_sd),
+            _signed(spread.delta_mean),
+            _signed(spread.gain_mean),
+            "—" if spread.exceeds is None else ("yes" if spread.exceeds else "no"),
+            _cell(execution),
+        ]
+        for execution, spread in found
+    ]
+    return _table(headers, body)
+
+
+def _mean_pm_sd(mean: float | None, sd: float | None) -> str:
+    return "—" if mean is None else f"{mean:.2f} ± {_number(sd)}"
+
+
 def leaderboard_markdown(rows: Sequence[LeaderboardRow]) -> str:
-    """The ranking table, then the details table, separated by a blank line."""
-    return ranking_markdown(rows) + "\n" + details_markdown(rows)
+    """The ranking table, the seed-spread table (only with replicates), then the details
+    table, separated by blank lines."""
+    spread = spread_markdown(rows)
+    return ranking_markdown(rows) + "\n" + (spread + "\n" if spread else "") + details_markdown(rows)
 
 
 def leaderboard_json(rows: Sequence[LeaderboardRow]) -> list[dict]:
@@ -297,9 +406,23 @@ def leaderboard_json(rows: Sequence[LeaderboardRow]) -> list[dict]:
             "flags": list(row.flags),
             "meteor": row.meteor,
             "meteor_margin": row.meteor_margin,
+            "replicate": row.replicate,
+            **_spread_json(row.seed_spread),
         }
         for row in rows
     ]
+
+
+def _spread_json(spread: SeedSpread | None) -> dict:
+    return {
+        "replicates": spread.replicates if spread else None,
+        "chrf_mean": spread.chrf_mean if spread else None,
+        "chrf_sd": spread.chrf_sd if spread else None,
+        "meaning_margin_mean": spread.margin_mean if spread else None,
+        "meaning_margin_sd": spread.margin_sd if spread else None,
+        "meaning_gain_mean": spread.gain_mean if spread else None,
+        "gain_exceeds_seed_spread": spread.exceeds if spread else None,
+    }
 
 
 def best_floor(rows: Sequence[LeaderboardRow]) -> float | None:

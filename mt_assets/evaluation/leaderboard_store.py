@@ -26,7 +26,7 @@ select x.name, coalesce(c.name, m.name), m.name, m.kind, ev.metric, ev.score, ev
            and l.translation_execution_id = ev.translation_execution_id
            and l.scope = %(language)s and l.metric = ev.metric),
        f.duration_seconds, ev.control_score, ev.control_sd, ev.meaning_margin, ev.meaning_gain,
-       ev.meaning_gain_p, ev.p_value_holm, ev.flags, mt.score, mt.meaning_margin
+       ev.meaning_gain_p, ev.p_value_holm, ev.flags, mt.score, mt.meaning_margin, f.replicate
 from llm.evaluation ev
 join llm.translation_method m on m.id = ev.translation_method_id
 -- METEOR (evaluation/meteor.py, outside the Metric enum) rides on each metric row of its method
@@ -66,11 +66,11 @@ def load_leaderboard(conn: psycopg.Connection) -> list[LeaderboardRecord]:
             languages=tuple(languages or ()), training_seconds=seconds, control_score=control_score,
             control_sd=control_sd, meaning_margin=meaning_margin, meaning_gain=meaning_gain,
             meaning_gain_p=meaning_gain_p, p_value_holm=p_value_holm, flags=tuple(flags),
-            meteor=meteor, meteor_margin=meteor_margin,
+            meteor=meteor, meteor_margin=meteor_margin, replicate=replicate,
         )
         for (execution, config, method, kind, metric, score, p_value, segments, model, tuning_methodology,
              languages, seconds, control_score, control_sd, meaning_margin, meaning_gain, meaning_gain_p,
-             p_value_holm, flags, meteor, meteor_margin) in rows
+             p_value_holm, flags, meteor, meteor_margin, replicate) in rows
     ]
 
 

@@ -120,11 +120,24 @@ def export_splits(conn: psycopg.Connection, config: StoredConfig, directory: Pat
     return Export(counts, split_sha)
 
 
+# TrainingArguments' own default seed (transformers 4.x and 5.x; a test checks it): what a config
+# without training_args.seed trains replicate 1 with. Not imported: this module loads no torch.
+DEFAULT_SEED = 42
+
+
+def replicate_seed(training_args: dict[str, Any], replicate: int) -> int:
+    """Replicate k trains with the config's seed + k - 1: replicate 1 is the config as written."""
+    return int(training_args.get("seed", DEFAULT_SEED)) + replicate - 1
+
+
 def plan_job(
-    config: StoredConfig, settings: Settings, counts: dict[str, int], work_dir: Path, job: str
+    config: StoredConfig, settings: Settings, counts: dict[str, int], work_dir: Path, job: str, replicate: int = 1
 ) -> TrainingJob:
     cfg = config.config
     tuning = cfg.llm_tuning_configs
+    training_args = dict(tuning.training_args)
+    if replicate > 1:  # replicate 1 keeps the args as written, hence its job and its checkpoints
+        training_args["seed"] = replicate_seed(training_args, replicate)
     return TrainingJob(
         job_id=job,
         llm_model=cfg.llm_model,
@@ -133,7 +146,7 @@ def plan_job(
         source_language_code=tuning.languages.source if tuning.languages else None,
         target_language_code=tuning.languages.target if tuning.languages else None,
         prompt_template=cfg.training_prompt_template,
-        training_args=dict(tuning.training_args),
+        training_args=training_args,
         lora_config=dict(tuning.lora_config or {}),
         train_file=work_dir / TRAIN_FILE,
         validation_file=work_dir / VALIDATION_FILE if counts["validation"] else None,
@@ -142,25 +155,35 @@ def plan_job(
     )
 
 
-def prepare_job(
+def replicate_job_id(job: str, replicate: int) -> str:
+    """Replicate 1's job id is the config's (model settings + rows); replicate k's adds `-rK`."""
+    return job if replicate == 1 else f"{job}-r{replicate}"
+
+
+def prepare_jobs(
     conn: psycopg.Connection, config: StoredConfig, settings: Settings
-) -> tuple[TrainingJob, Export]:
-    """Export the splits, then file them under the job they define (config + rows)."""
+) -> tuple[list[TrainingJob], Export]:
+    """Export the splits once, then file them under each replicate's job (config + rows +
+    replicate): one work directory per job, as a launcher writes its job file and log there."""
     config_dir = settings.home / "jobs" / config.name
     config_dir.mkdir(parents=True, exist_ok=True)
     export_dir = Path(tempfile.mkdtemp(prefix=".export-", dir=config_dir))
+    jobs = []
     try:
         export = export_splits(conn, config, export_dir)
         job = job_id(config, data_sha256(export_dir))
-        work_dir = config_dir / job
-        if work_dir.is_dir():
-            shutil.rmtree(export_dir)  # same job, same rows: the files there are identical
-        else:
-            export_dir.rename(work_dir)
-    except BaseException:
+        for replicate in range(1, config.config.replicates + 1):
+            name = replicate_job_id(job, replicate)
+            work_dir = config_dir / name
+            if not work_dir.is_dir():  # same job, same rows: the files there are identical
+                staging = Path(tempfile.mkdtemp(prefix=".job-", dir=config_dir))
+                for path in export_dir.iterdir():
+                    shutil.copy2(path, staging / path.name)
+                staging.rename(work_dir)
+            jobs.append(plan_job(config, settings, export.counts, work_dir, name, replicate))
+    finally:
         shutil.rmtree(export_dir, ignore_errors=True)
-        raise
-    return plan_job(config, settings, export.counts, work_dir, job), export
+    return jobs, export
 
 
 @dataclass(frozen=True)
@@ -192,9 +215,13 @@ def succeeded(
     return model
 
 
-def start(conn: psycopg.Connection, config: StoredConfig, run_id: str | None, split_sha256: str) -> int:
-    """A `running` row, bound to the config's model settings and to the split it trains on;
-    rows of the same config still `running` were left by a killed process."""
+def start(
+    conn: psycopg.Connection, config: StoredConfig, run_id: str | None, split_sha256: str, job: TrainingJob,
+    replicate: int = 1,
+) -> int:
+    """A `running` row of replicate `replicate`, bound to the config's model settings and to the
+    split it trains on; rows of the same config still `running` were left by a killed process
+    (one run trains a partition's replicates one after the other)."""
     with conn.transaction():
         conn.execute(
             "update llm.fine_tuned_models set status = 'failed', finished_at = now(), "
@@ -205,9 +232,9 @@ def start(conn: psycopg.Connection, config: StoredConfig, run_id: str | None, sp
         (model_id,) = conn.execute(
             "insert into llm.fine_tuned_models "
             "(tuning_config_id, status, config_sha256, model_sha256, split_sha256, llm_model, "
-            "tuning_methodology, dagster_run_id) "
+            "tuning_methodology, dagster_run_id, replicate, seed) "
             "values (%(config_id)s, 'running', %(sha)s, %(model_sha)s, %(split_sha)s, %(llm_model)s, "
-            "%(tuning_methodology)s, %(run_id)s) returning id",
+            "%(tuning_methodology)s, %(run_id)s, %(replicate)s, %(seed)s) returning id",
             {
                 "config_id": config.id,
                 "sha": config.config_sha256,
@@ -216,6 +243,8 @@ def start(conn: psycopg.Connection, config: StoredConfig, run_id: str | None, sp
                 "llm_model": config.config.llm_model,
                 "tuning_methodology": config.config.tuning_methodology,
                 "run_id": run_id,
+                "replicate": replicate,
+                "seed": int(job.training_args.get("seed", DEFAULT_SEED)),  # the seed this job trains with
             },
         ).fetchone()
     return model_id

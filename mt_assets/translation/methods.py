@@ -5,7 +5,8 @@ Per tuning config `C`:
   prompt (k = llm_tuning_configs.generation.few_shot, examples from the train split) for
   decoder LLMs;
 - `C:fine-tuned` (kind fine_tuned): the newest succeeded model trained with the config's current
-  model settings (same model_sha256: a generation-only edit keeps the model), when there is one.
+  model settings (same model_sha256: a generation-only edit keeps the model), when there is one;
+  with `replicates: N`, also `C:fine-tuned-r2` ... `C:fine-tuned-rN`, replicate k's newest model.
   It must be bound to the config's current split (its split_sha256 equals llm.split_sha256 of
   the stored train/validation rows); a model of another split is refused with the command that
   retrains it, since its training rows may be test rows now;
@@ -38,8 +39,10 @@ BASELINE = baselines.BASELINE
 _SUFFIX = {BASE: "base", FINE_TUNED: "fine-tuned"}
 
 
-def method_name(config: str, kind: str) -> str:
-    return f"{config}:{_SUFFIX[kind]}"
+def method_name(config: str, kind: str, replicate: int = 1) -> str:
+    """`C:base`, `C:fine-tuned`, and `C:fine-tuned-rK` for fine-tuned replicate K > 1."""
+    name = f"{config}:{_SUFFIX[kind]}"
+    return name if replicate == 1 else f"{name}-r{replicate}"
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,13 @@ def _task(config: StoredConfig) -> str:
     return models.describe(config.llm_model, config.config.llm_tuning_configs.task).kind
 
 
-def newest_model(conn: psycopg.Connection, config: StoredConfig) -> FineTunedModel | None:
-    """The newest succeeded model trained with the config's current model settings. A model
-    registered before migration 0009 has no model hash; its config hash must match instead."""
+def newest_model(conn: psycopg.Connection, config: StoredConfig, replicate: int = 1) -> FineTunedModel | None:
+    """The newest succeeded model of `replicate` trained with the config's current model settings.
+    A model registered before migration 0009 has no model hash; its config hash must match instead."""
     row = conn.execute(
         "select id, pretrained_model_dir_path, coalesce(llm_model, %(llm_model)s), artefact_sha256, split_sha256 "
         "from llm.fine_tuned_models where tuning_config_id = %(id)s and status = 'succeeded' "
+        "and replicate = %(replicate)s "
         "and pretrained_model_dir_path is not null and case "
         "  when model_sha256 is not null then model_sha256 = %(model)s "
         "  else config_sha256 is null or config_sha256 = %(config)s end "
@@ -103,6 +107,7 @@ def newest_model(conn: psycopg.Connection, config: StoredConfig) -> FineTunedMod
             "id": config.id,
             "model": config.model_sha256,
             "config": config.config_sha256,
+            "replicate": replicate,
         },
     ).fetchone()
     return FineTunedModel(*row) if row else None
@@ -197,6 +202,17 @@ def _drop_outputs(conn: psycopg.Connection, method_id: int) -> bool:
     return bool(scores or rows)
 
 
+def _drop_stale_fine_tuned(conn: psycopg.Connection, config: StoredConfig, kept: list[int]) -> list[str]:
+    """Drop the outputs of the config's fine-tuned methods that have no model now (it is gone or
+    from an older config version, or a replicate beyond `replicates`); returns those that had any."""
+    stale = conn.execute(
+        "select id, name from llm.translation_method where tuning_config_id = %s and kind = 'fine_tuned' "
+        "and id <> all(%s) order by name",
+        (config.id, kept),
+    ).fetchall()
+    return [name for method_id, name in stale if _drop_outputs(conn, method_id)]
+
+
 def upsert_execution(conn: psycopg.Connection, name: str, description: str, config_id: int | None) -> int:
     return conn.execute(
         "insert into llm.translation_execution (name, description, tuning_config_id) values (%s, %s, %s) "
@@ -270,24 +286,21 @@ def ensure_config_execution(conn: psycopg.Connection, config_name: str) -> Execu
         methods.append(Method(base_id, method_name(config.name, BASE), BASE, config, base_generation, None))
         if changed:
             invalidated.append(method_name(config.name, BASE))
-        model = newest_model(conn, config)
-        tuned_name = method_name(config.name, FINE_TUNED)
-        if model is not None:
+        for replicate in range(1, config.config.replicates + 1):
+            model = newest_model(conn, config, replicate)
+            if model is None:
+                continue
             check_split(config, model)  # raising rolls back: nothing registered, nothing dropped
+            tuned_name = method_name(config.name, FINE_TUNED, replicate)
             tuned_generation = generation_config(config, FINE_TUNED, multiline)
             tuned_id, changed = _upsert_method(
                 conn, tuned_name, FINE_TUNED, config.id, model.llm_model, model.id, tuned_generation,
-                f"{config.name}: fine-tuned model",
+                f"{config.name}: fine-tuned model" + (f", replicate {replicate}" if replicate > 1 else ""),
             )
             methods.append(Method(tuned_id, tuned_name, FINE_TUNED, config, tuned_generation, model))
             if changed:
                 invalidated.append(tuned_name)
-        else:
-            stale = conn.execute(
-                "select id from llm.translation_method where name = %s", (tuned_name,)
-            ).fetchone()
-            if stale is not None and _drop_outputs(conn, stale[0]):
-                invalidated.append(tuned_name)  # its model is gone or from an older config version
+        invalidated += _drop_stale_fine_tuned(conn, config, [m.id for m in methods])
         for floor in ensure_floors(conn):
             methods.append(Method(floor.id, floor.name, BASELINE, config, floor.definition, None))
             if floor.changed:

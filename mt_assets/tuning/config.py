@@ -23,6 +23,7 @@ from mt_assets import languages, prompts
 from mt_assets.tuning import libraries, models
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+MAX_REPLICATES = 10
 _FLORES = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 
 
@@ -89,16 +90,28 @@ class TuningConfig(_Strict):
     training_prompt_template: str | None = None
     data: DataConfig
     llm_tuning_configs: TuningSettings = Field(default_factory=TuningSettings)
+    replicates: int = Field(
+        1,
+        ge=1,
+        le=MAX_REPLICATES,
+        description="models trained per partition, replicate k with training_args.seed + k - 1; the "
+        "leaderboard shows their mean and spread",
+    )
 
     def canonical_json(self, part: HashPart = "config") -> str:
         """The validated config, or one part of it (`HashPart`), as canonical JSON."""
         # `description` is documentation: editing it must not make trained models stale.
         payload = self.model_dump(mode="json", exclude={"description"})
+        # Each replicate is a model of its own (its own seed, `training.registry`): how many there
+        # are changes no model. Left out at 1, so configs written before it keep their hashes.
+        replicates = payload.pop("replicates")
         generation = payload["llm_tuning_configs"].pop("generation")
         if part == "generation":
             payload = generation
         elif part == "config":
             payload["llm_tuning_configs"]["generation"] = generation
+            if replicates != 1:
+                payload["replicates"] = replicates
         return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def _hash(self, part: HashPart) -> str:

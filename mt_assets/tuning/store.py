@@ -27,6 +27,7 @@ _COLUMNS = (
     "training_prompt_template",
     "llm_tuning_configs",
     "data",
+    "replicates",
     "config_sha256",
     "model_sha256",
     "generation_sha256",
@@ -37,7 +38,7 @@ _COLUMNS = (
 _UPSERT = f"""
     insert into llm.tuning_configs as t ({", ".join(_COLUMNS)}, name)
     values (%(description)s, %(llm_model)s, %(tuning_methodology)s, %(training_prompt_template)s,
-            cast(%(llm_tuning_configs)s as jsonb), cast(%(data)s as jsonb), %(config_sha256)s, %(model_sha256)s,
+            cast(%(llm_tuning_configs)s as jsonb), cast(%(data)s as jsonb), %(replicates)s, %(config_sha256)s, %(model_sha256)s,
             %(generation_sha256)s, %(source_file)s, cast(%(libraries_checked)s as jsonb), %(name)s)
     on conflict (name) do update
        set {", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)}, updated_at = now()
@@ -69,6 +70,7 @@ def _params(item: LoadedConfig) -> dict[str, object]:
         "training_prompt_template": cfg.training_prompt_template,
         "llm_tuning_configs": json.dumps(dumped["llm_tuning_configs"], sort_keys=True),
         "data": json.dumps(dumped["data"], sort_keys=True),
+        "replicates": cfg.replicates,
         "config_sha256": cfg.sha256,
         "model_sha256": cfg.model_sha256,
         "generation_sha256": cfg.generation_sha256,
@@ -149,7 +151,7 @@ class StoredConfig:
 
 _READ = (
     "select id, name, description, llm_model, tuning_methodology, training_prompt_template, data,"
-    " llm_tuning_configs, config_sha256, model_sha256, generation_sha256, libraries_checked,"
+    " llm_tuning_configs, replicates, config_sha256, model_sha256, generation_sha256, libraries_checked,"
     " llm.split_sha256(id) as split_sha256"
     " from llm.tuning_configs where name = %(name)s"
 )
@@ -161,6 +163,7 @@ _CONFIG_KEYS = (
     "training_prompt_template",
     "data",
     "llm_tuning_configs",
+    "replicates",
 )
 
 
