@@ -192,7 +192,7 @@ def test_user_executions_validate_and_register_once_methods_exist(db_url, tmp_pa
     text = "\n".join(errors)
     assert "typo.yaml:2: method: unknown key" in text
     assert "typo.yaml: methods: Field required" in text
-    assert "bad.yaml:2: methods: [1] 'a:tuned' is not <config>:base or <config>:fine-tuned" in text
+    assert "bad.yaml:2: methods: [1] 'a:tuned' is not <config>:base, <config>:fine-tuned or <config>:fine-tuned-rK" in text
     assert "name: 'dup' is used by several files" in text
 
     with connect(db_url, autocommit=True) as conn:

@@ -6,7 +6,8 @@ set of test rows.
     methods: [gemma3-270m-lora-ar-en:fine-tuned, nllb-600m-lora-ar-en:fine-tuned]
     rows: gemma3-270m-lora-ar-en     # optional: whose test rows every method translates
 
-A method is `<config>:base` or `<config>:fine-tuned`; the floors (`translation/baselines.py`) and
+A method is `<config>:base`, `<config>:fine-tuned` or `<config>:fine-tuned-rK` (replicate K of a
+config with `replicates`); the floors (`translation/baselines.py`) and
 every external system that covers the rows (`translation/systems.py`) join it as they join a
 config's own execution. `rows` names the config whose test split every method translates
 (llm.translation_execution.tuning_config_id); without it the configs involved must have the same
@@ -37,7 +38,7 @@ from mt_assets.translation.methods import ensure_floors, link, upsert_execution
 from mt_assets.tuning.config import NAME_PATTERN, display_path
 
 EXECUTIONS_DIR = "executions"
-_METHOD_PATTERN = r"^[a-z0-9][a-z0-9-]*:(base|fine-tuned)$"
+_METHOD_PATTERN = r"^[a-z0-9][a-z0-9-]*:(base|fine-tuned(-r([2-9]|[1-9][0-9]+))?)$"  # -rK: replicate K > 1
 
 
 class ExecutionFile(BaseModel):
@@ -45,7 +46,9 @@ class ExecutionFile(BaseModel):
 
     name: str = Field(pattern=NAME_PATTERN, max_length=63)
     description: str = ""
-    methods: list[str] = Field(min_length=2, description="<config>:base or <config>:fine-tuned")
+    methods: list[str] = Field(
+        min_length=2, description="<config>:base, <config>:fine-tuned or <config>:fine-tuned-rK (replicate K)"
+    )
     rows: str | None = Field(default=None, pattern=NAME_PATTERN, description="the config whose test rows are used")
 
     @field_validator("methods")
@@ -53,7 +56,9 @@ class ExecutionFile(BaseModel):
     def _methods(cls, methods: list[str]) -> list[str]:
         for index, name in enumerate(methods):
             if not re.match(_METHOD_PATTERN, name):
-                raise ValueError(f"[{index}] {name!r} is not <config>:base or <config>:fine-tuned")
+                raise ValueError(
+                    f"[{index}] {name!r} is not <config>:base, <config>:fine-tuned or <config>:fine-tuned-rK"
+                )
         if len(set(methods)) != len(methods):
             raise ValueError("lists a method twice")
         return methods
@@ -215,7 +220,7 @@ def ensure_user_execution(conn: psycopg.Connection, item: LoadedExecution) -> Us
         missing = tuple(m for m in spec.methods if m not in found)
         if missing:
             return UserExecution(spec.name, None, missing, rows_config, test_rows)
-        _check_leak(conn, item, rows_config, [m for m in spec.methods if m.endswith(":fine-tuned")])
+        _check_leak(conn, item, rows_config, [m for m in spec.methods if ":fine-tuned" in m])
         execution_id = upsert_execution(conn, spec.name, spec.description, rows_config_id)
         link(conn, execution_id, [found[m] for m in spec.methods] + [floor.id for floor in ensure_floors(conn)])
     return UserExecution(spec.name, execution_id, (), rows_config, test_rows)
