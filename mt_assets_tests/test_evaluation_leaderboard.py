@@ -142,10 +142,14 @@ def test_no_delta_without_a_base_in_the_execution() -> None:
 def test_ranking_table_has_the_deciding_columns_first() -> None:
     rows = leaderboard_rows(_records())
     lines = ranking_markdown(rows).strip().splitlines()
-    assert lines[0] == "| method | meaning margin (chrF++) | chrF++ | Δ vs base (p, humans agree) | flags |"
+    assert lines[0] == (
+        "| method | meaning margin (chrF++) | chrF++ | Δ vs base (p, humans agree) | flags | execution |"
+    )
     assert len(lines) == 2 + 4
     assert _line("\n".join(lines), "nllb-lora:fine-tuned").startswith("| nllb-lora:fine-tuned | 22.48 | 53.48 | +5.36 ")
-    assert _line("\n".join(lines), "gemma-lora:base") == "| gemma-lora:base | 6.07 | 31.07 | — | length-ratio |"
+    assert _line("\n".join(lines), "gemma-lora:base") == (
+        "| gemma-lora:base | 6.07 | 31.07 | — | length-ratio | gemma-lora |"
+    )
 
 
 def test_details_table_contains_every_number() -> None:

@@ -289,9 +289,10 @@ def _table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
 
 
 def ranking_markdown(rows: Sequence[LeaderboardRow]) -> str:
-    """The deciding columns, in ranking order."""
+    """The deciding columns, in ranking order, then the execution: a floor is a row of every
+    execution, and its name alone does not say whose test rows it was scored on."""
     label = SIGNIFICANCE_METRIC.label
-    headers = ["method", f"meaning margin ({label})", label, "Δ vs base (p, humans agree)", "flags"]
+    headers = ["method", f"meaning margin ({label})", label, "Δ vs base (p, humans agree)", "flags", "execution"]
     body = [
         [
             _cell(row.method),
@@ -299,6 +300,7 @@ def ranking_markdown(rows: Sequence[LeaderboardRow]) -> str:
             _number(row.scores.get(SIGNIFICANCE_METRIC)),
             _delta(row),
             _cell(", ".join(row.flags)),
+            _cell(row.execution),
         ]
         for row in rows
     ]
