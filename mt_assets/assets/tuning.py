@@ -24,7 +24,8 @@ def _status(outcome: store.UpsertOutcome) -> str:
         return outcome.status
     if outcome.model_changed:
         return "changed (model settings: fine_tuned_model trains again)"
-    return "changed (generation only: the model is kept, translations and scores are redone)"
+    # `replicates` is outside the model hash too: the trained replicates are kept, new ones train
+    return "changed (generation only or replicates: trained models are kept, translations and scores are redone)"
 
 
 @dg.asset(
