@@ -361,3 +361,69 @@ def tiny_qwen2(path: Path, seed: int = 0) -> Path:
     Qwen2ForCausalLM(config).save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+def sentencepiece_style_tokenizer(cls: Any, specials: list[str]) -> Any:
+    """A BPE trained here, in the shape of a sentencepiece vocabulary (Llama 2, Gemma): `specials`,
+    then the 256 byte-fallback tokens <0x00>..<0xFF>, then the learned pieces, handed to `cls`
+    (`LlamaTokenizer` or `GemmaTokenizer`, the classes transformers' GGUF loader rebuilds)."""
+    trained = json.loads(_train_bpe([]).to_str())["model"]
+    vocab = {t: i for i, t in enumerate(specials + [f"<0x{b:02X}>" for b in range(256)])}
+    for token in sorted(trained["vocab"], key=trained["vocab"].get):
+        if token not in _SPECIALS:
+            vocab.setdefault(token, len(vocab))
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in trained["merges"]]
+    return cls(vocab=vocab, merges=merges)
+
+
+def tiny_llama_sentencepiece(path: Path, seed: int = 0) -> Path:
+    """A 2-layer Llama (grouped-query attention, so the GGUF q/k permutation differs for q and k)
+    with a Llama 2 style `LlamaTokenizer` (byte fallback) and weights large enough (initializer_range
+    0.3) that greedy outputs depend on every prompt token."""
+    from transformers import LlamaTokenizer
+
+    tok = sentencepiece_style_tokenizer(LlamaTokenizer, ["<unk>", "<s>", "</s>"])
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        initializer_range=0.3,
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def tiny_gemma3_six_layers(path: Path, seed: int = 0) -> Path:
+    """A 6-layer Gemma 3 text model with Gemma 3's own layer pattern (five sliding-window layers, then
+    one full-attention layer, as the 270M model repeats), a `GemmaTokenizer` and a sliding window of 8
+    so prompts cross it. GGUF keeps no layer pattern; a loader assumes this one."""
+    from transformers import GemmaTokenizer
+
+    tok = sentencepiece_style_tokenizer(GemmaTokenizer, ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"])
+    config = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=6,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=256,
+        sliding_window=8,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        initializer_range=0.3,
+    )
+    torch.manual_seed(seed)
+    Gemma3ForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
