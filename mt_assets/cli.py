@@ -107,14 +107,35 @@ def cmd_sample_data(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
     from mt_assets.db.connection import connect
-    from mt_assets.training.export import ExportError, latest_adapter, merge, verify
+    from mt_assets.training import export
 
+    if args.format == "hf" and args.quantization:
+        print("mt-assets: error: --quantization applies to --format gguf only", file=sys.stderr)
+        return 2
+    if args.replicate < 1:
+        print("mt-assets: error: --replicate counts from 1", file=sys.stderr)
+        return 2
+    suffix = "" if args.replicate == 1 else f"-r{args.replicate}"
     try:
         with connect(ready_database_url(settings)) as conn:
-            model_id, adapter, sha256 = latest_adapter(conn, args.config)
-        verify(adapter, sha256)
-        out = merge(adapter, args.out or settings.home / "exports" / args.config / str(model_id))
-    except ExportError as err:
+            model_id, adapter, sha256 = export.latest_adapter(conn, args.config, args.replicate)
+            if args.format == "gguf":
+                info = export.check_gguf(adapter, args.config)
+                prompts, source = export.verification_prompts(
+                    conn, args.config, info.get("prompt_template"), args.verify_rows
+                )
+        export.verify(adapter, sha256)
+        default = settings.home / "exports" / args.config / f"{model_id}{suffix}"
+        if args.format == "hf":
+            out = export.merge(adapter, args.out or default)
+        else:
+            quantization = args.quantization or "f16"
+            out, report = export.export_gguf(
+                adapter, args.out or default.with_name(f"{default.name}-gguf-{quantization}"),
+                quantization, args.config + suffix, prompts,
+            )
+            print(f"verified on {source}:\n{report}")
+    except export.ExportError as err:
         print(f"mt-assets: error: {err}", file=sys.stderr)
         return 1
     print(out)
@@ -173,9 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, help="directory to write (default: MT_RAW_DIR)")
     sample.set_defaults(func=cmd_sample_data)
 
-    export = sub.add_parser("export-model", help="merge a config's newest LoRA adapter into its base model")
+    export = sub.add_parser(
+        "export-model", help="merge a config's newest LoRA adapter into its base model (HF directory or GGUF)"
+    )
     export.add_argument("config", help="tuning config name")
-    export.add_argument("--out", type=Path, help="directory to write (default: MT_HOME/exports/CONFIG/MODEL_ID)")
+    export.add_argument("--format", choices=["hf", "gguf"], default="hf", help="hf: merged directory; gguf: one file")
+    export.add_argument(
+        "--quantization", choices=["f16", "q8_0"], help="GGUF weights (default f16); only with --format gguf"
+    )
+    export.add_argument("--replicate", type=int, default=1, help="which replicate's model (default 1)")
+    export.add_argument(
+        "--verify-rows", type=int, default=4, help="test rows greedy-translated to check a GGUF (default 4)"
+    )
+    export.add_argument(
+        "--out",
+        type=Path,
+        help="directory to write (default: MT_HOME/exports/CONFIG/MODEL_ID[-rK][-gguf-QUANT])",
+    )
     export.set_defaults(func=cmd_export_model)
 
     board = sub.add_parser(
