@@ -309,13 +309,17 @@ def verify(model_dir: Path, gguf_file: Path, prompts: list[str], max_new_tokens:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from mt_assets.models.sources import _one_gguf_parse
+
     merged = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     merged_tok = AutoTokenizer.from_pretrained(model_dir)
     try:
-        loaded = AutoModelForCausalLM.from_pretrained(
-            gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
-        ).eval()
-        loaded_tok = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        # one parse of the file for config, weights and tokenizer (a 262k vocabulary takes ~30 s a parse)
+        with _one_gguf_parse():
+            loaded = AutoModelForCausalLM.from_pretrained(
+                gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
+            ).eval()
+            loaded_tok = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
     except Exception as exc:  # the loader raises many types; any of them means "cannot be loaded back"
         raise GGUFExportError(f"{gguf_file} cannot be loaded back by transformers: {type(exc).__name__}: {exc}") from exc
 
