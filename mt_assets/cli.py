@@ -112,8 +112,8 @@ def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
     if args.format == "hf" and args.quantization:
         print("mt-assets: error: --quantization applies to --format gguf only", file=sys.stderr)
         return 2
-    if args.replicate < 1:
-        print("mt-assets: error: --replicate counts from 1", file=sys.stderr)
+    if args.replicate < 1 or args.verify_rows < 1:
+        print("mt-assets: error: --replicate and --verify-rows count from 1", file=sys.stderr)
         return 2
     suffix = "" if args.replicate == 1 else f"-r{args.replicate}"
     try:
@@ -202,9 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--quantization", choices=["f16", "q8_0"], help="GGUF weights (default f16); only with --format gguf"
     )
-    export.add_argument("--replicate", type=int, default=1, help="which replicate's model (default 1)")
+    export.add_argument("--replicate", type=int, default=1, metavar="K", help="which replicate's model (default 1)")
     export.add_argument(
-        "--verify-rows", type=int, default=4, help="test rows greedy-translated to check a GGUF (default 4)"
+        "--verify-rows", type=int, default=4, metavar="N", help="test rows greedy-translated to check a GGUF (default 4)"
     )
     export.add_argument(
         "--out",
