@@ -1,7 +1,8 @@
 """Loading a resolved model directory, the same way for the trainer and for generation: the
-tokenizer with a pad token, and the weights of the model's kind in the dtype this host computes in
-(bf16 on a CUDA GPU that has it, fp32 otherwise). Imports torch and transformers: only the
-processes that train or translate import this module."""
+tokenizer with a pad token, and the weights of the model's kind in fp32 unless the caller asks for
+another dtype: a job's precision (`mt_assets.models.precision`) is applied as autocast around the
+computation, so LoRA weights and optimizer state stay fp32. Imports torch and transformers: only
+the processes that train or translate import this module."""
 
 from __future__ import annotations
 
@@ -23,14 +24,8 @@ def load_tokenizer(model_dir: Path, padding_side: str | None = None) -> Any:
     return tok
 
 
-def compute_dtype() -> torch.dtype:
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32  # CPU: fp32 keeps LoRA updates from vanishing in bf16 rounding
-
-
-def load_pretrained(model_dir: Path, kind: Kind, **kwargs: Any) -> Any:
-    """The model's weights (`from_pretrained` of its kind's auto class) in `compute_dtype()`;
-    `kwargs` go to `from_pretrained` (quantisation, device map)."""
+def load_pretrained(model_dir: Path, kind: Kind, dtype: torch.dtype = torch.float32, **kwargs: Any) -> Any:
+    """The model's weights (`from_pretrained` of its kind's auto class) in `dtype` (fp32: a bf16
+    weight would round LoRA updates away); `kwargs` go to `from_pretrained` (quantisation, device map)."""
     cls = AutoModelForSeq2SeqLM if kind == "seq2seq" else AutoModelForCausalLM
-    return cls.from_pretrained(model_dir, dtype=compute_dtype(), **kwargs)
+    return cls.from_pretrained(model_dir, dtype=dtype, **kwargs)

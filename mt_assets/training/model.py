@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from mt_assets.models.kind import Kind
-from mt_assets.models.loading import compute_dtype, load_pretrained
+from mt_assets.models.loading import load_pretrained
+from mt_assets.models.precision import Precision, torch_dtype
 from mt_assets.training.finite import require_finite_weights
 
 # PEFT has no default LoRA targets for these architectures; its own table covers the rest.
@@ -32,8 +33,11 @@ def require_cuda_for_qlora(methodology: str) -> None:
         )
 
 
-def load_model(model_dir: Path, task: Kind, methodology: str, lora_config: dict[str, Any], name: str) -> Any:
-    """`name` is the model as the config names it (llm_model), for the messages."""
+def load_model(
+    model_dir: Path, task: Kind, methodology: str, lora_config: dict[str, Any], name: str, precision: Precision = "fp32"
+) -> Any:
+    """`name` is the model as the config names it (llm_model), for the messages. Weights load in
+    fp32 (Trainer's autocast computes in `precision`); a 4-bit base computes in `precision`."""
     require_cuda_for_qlora(methodology)
     kwargs: dict[str, Any] = {}
     if methodology == "qlora":
@@ -43,7 +47,7 @@ def load_model(model_dir: Path, task: Kind, methodology: str, lora_config: dict[
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute_dtype(),
+            bnb_4bit_compute_dtype=torch_dtype(precision),
         )
         kwargs["device_map"] = {"": 0}
     model = load_pretrained(model_dir, task, **kwargs)

@@ -152,6 +152,7 @@ def plan_job(
         validation_file=work_dir / VALIDATION_FILE if counts["validation"] else None,
         output_dir=settings.home / "adapters" / config.name / job,
         models_cache_dir=settings.models_dir,
+        precision=tuning.precision,
     )
 
 

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mt_assets.models.precision import Requested
+
 # A training job's files, on every host. Its work directory holds the job and its rows; its
 # output_dir holds a copy of the job (which marks the checkpoints as this job's), the checkpoints,
 # and when it finished the artefact (adapter or model, with tokenizer and generation config) and
@@ -45,6 +47,9 @@ class TrainingJob(BaseModel):
     output_dir: Path
     models_cache_dir: Path = Field(description="where converted GGUF models are cached (MT_HOME/models)")
     resume: Literal["auto", "never"] = "auto"
+    precision: Requested = Field(
+        "auto", description="llm_tuning_configs.precision, resolved on the training host (mt_assets.models.precision)"
+    )
 
     def write(self, path: Path) -> Path:
         path.write_text(self.model_dump_json(indent=2))
@@ -78,7 +83,7 @@ class TrainingResult:
     resumed_from: str | None  # the checkpoint directory this run resumed from
     metrics: dict[str, float | int | None]  # Trainer's train/eval metrics, train_tokens, tokens_per_second
     library_versions: dict[str, str]
-    environment: dict[str, Any]  # training.environment.describe: host, seeds, determinism
+    environment: dict[str, Any]  # training.environment.describe: host, seeds, determinism; precision and its reason
     duration_seconds: float
 
     def to_json(self) -> str:

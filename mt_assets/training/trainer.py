@@ -1,6 +1,11 @@
-"""One training job, start to finish: resolve the model, encode the rows, train with
-dynamic padding and length-grouped batches, checkpoint and resume, save the artefact and
-`result.json`."""
+"""One training job, start to finish: resolve the job's precision on this host, resolve the model,
+encode the rows, train with dynamic padding and length-grouped batches, checkpoint and resume, save
+the artefact and `result.json`.
+
+Precision (`mt_assets.models.precision`): resolved here, before anything loads (a host that cannot
+run it refuses), announced in a `precision` event and the `start` event, and recorded in the result's
+`environment`. Weights load in fp32 and Trainer's autocast computes in the resolved dtype
+(TrainingArguments bf16/fp16, set here and nowhere else), so LoRA weights and optimizer state stay fp32."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from transformers import (
 )
 
 from mt_assets.models import codes, sources
+from mt_assets.models import precision as precisions
 from mt_assets.models.artefacts import directory_sha256
 from mt_assets.models.config import position_limit
 from mt_assets.models.kind import Kind, model_kind
@@ -47,11 +53,14 @@ class Prepared:
     validation: list[data.Example] | None
     forced_bos_token_id: int | None
     max_length: int
+    precision: precisions.Resolved
 
 
 def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     """Everything before the first step; the bench shares it so both runs see the same data."""
     modeling.require_cuda_for_qlora(job.tuning_methodology)
+    resolved = resolve_precision(job)
+    reporter.emit({"event": "precision", "message": resolved.line(), **resolved.record()})
     for warning in arguments.adapt_to_host(job.training_args, arguments.Host.detect())[1]:
         reporter.emit({"event": "warning", "message": warning})
     own = {key: job.training_args.get(key, default) for key, default in arguments.OWN_ARGS.items()}
@@ -90,7 +99,9 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     # PEFT draws LoRA's initial weights when it wraps the model, before Trainer seeds anything, and
     # torch starts every process from a random seed: seeded here, one config trains one adapter.
     seed_random(job)
-    model = modeling.load_model(model_dir, task, job.tuning_methodology, job.lora_config, job.llm_model)
+    model = modeling.load_model(
+        model_dir, task, job.tuning_methodology, job.lora_config, job.llm_model, resolved.precision
+    )
     forced_bos = None
     if task == "seq2seq" and codes.has_language_codes(tokenizer):
         targets = {
@@ -100,7 +111,21 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
             forced_bos = codes.language_code(tokenizer, targets.pop())
             # generate() must start every translation with the target language's code
             model.generation_config.forced_bos_token_id = forced_bos
-    return Prepared(job, model_dir, task, tokenizer, model, train, validation, forced_bos, own["max_length"])
+    return Prepared(
+        job, model_dir, task, tokenizer, model, train, validation, forced_bos, own["max_length"], resolved
+    )
+
+
+def resolve_precision(job: TrainingJob) -> precisions.Resolved:
+    """The job's precision on this host; PrecisionError (reported) where it cannot run, and a
+    TrainingError for a job file that still sets TrainingArguments' own fp16/bf16 keys."""
+    for key in ("fp16", "bf16"):
+        if key in job.training_args:
+            raise TrainingError(
+                f"llm_tuning_configs.training_args.{key}: precision is set in one place now: "
+                f"use llm_tuning_configs.precision: {key} instead"
+            )
+    return precisions.resolve(job.precision, precisions.HostInfo.detect())
 
 
 def training_arguments(
@@ -111,6 +136,9 @@ def training_arguments(
     honoured, _ = arguments.adapt_to_host(job.training_args, arguments.Host.detect())
     args = arguments.merged(honoured, has_validation, **overrides)
     args.update(arguments.fixed_arguments(job.output_dir, torch.cuda.is_available()))
+    resolved = resolve_precision(job).precision
+    # Trainer's autocast (CPU autocast with use_cpu) in the resolved dtype; the weights stay fp32.
+    args.update(bf16=resolved == "bf16", fp16=resolved == "fp16")
     try:
         return arguments.training_arguments_class(task)(**args)
     except (TypeError, ValueError) as exc:
@@ -172,7 +200,10 @@ class CountingTrainer(Trainer):
             return out
         # As Trainer: the count of target tokens is used only for a model whose loss accepts it.
         items = num_items_in_batch if self.model_accepts_loss_kwargs else None
-        loss = target_loss.target_loss(head, inputs, items)
+        # accelerate applies mixed precision by wrapping the model's forward, which this path
+        # bypasses (it calls the decoder and the head itself): the same autocast, entered here.
+        with self.accelerator.autocast():
+            loss = target_loss.target_loss(head, inputs, items)
         if self.args.average_tokens_across_devices and items is not None:
             loss = loss * (self.accelerator.num_processes // self.get_tp_size())
         return loss
@@ -263,6 +294,7 @@ def _train(job: TrainingJob, reporter: Reporter) -> TrainingResult:
             "trainable_params": trainable,
             "total_params": total,
             "resume_from": str(resume_from) if resume_from else None,
+            **prepared.precision.record(),
         }
     )
     try:
@@ -308,7 +340,11 @@ def _train(job: TrainingJob, reporter: Reporter) -> TrainingResult:
             "tokens_per_second": tokens.total / runtime if runtime else None,
         },
         library_versions=environment.library_versions(),
-        environment=environment.describe(seed_of(job), job.training_args.get("data_seed")),
+        # environment lands in llm.fine_tuned_models.environment (jsonb), beside the host it describes
+        environment={
+            **environment.describe(seed_of(job), job.training_args.get("data_seed")),
+            **prepared.precision.record(),
+        },
         duration_seconds=time.perf_counter() - started,
     )
     result.write(job.output_dir / RESULT_FILE)

@@ -13,13 +13,17 @@ job (`shared_prefix`) and each batch starts from it (`batch_cache`): on a CPU th
 exactly as left padding does (pads first, then the prefix), so each row sees the same tokens at the
 same positions as when it is generated alone.
 
+The job's precision (`mt_assets.models.precision`) is resolved on this host before the model loads
+(a host that cannot run it refuses with a TranslationError); the weights load in fp32 and generation
+runs under autocast for bf16/fp16. The `start` and `done` events carry the resolved precision.
+
 Events (one dict each, in order of completion):
-  {"event": "start", "method", "task", "total"}
+  {"event": "start", "method", "task", "total", "precision", "precision_reason"}
   {"event": "translation", "tuning_dataset_distribution_id", "translated_text", "latency_ms",
    "generated_tokens"}
   {"event": "progress", "done", "total", "sentences_per_second", "eta_seconds"}
   {"event": "done", "method", "total", "seconds", "sentences_per_second", "generated_tokens",
-   "tokens_per_second"}
+   "tokens_per_second", "precision" (None when there was nothing to translate)}
 `latency_ms` is the row's share of its batch's wall time (batch time / batch size): rows
 generated together have no separate latency of their own. `generated_tokens` counts the tokens
 the model generated for the row (up to and including its stop token, without padding).
@@ -41,6 +45,7 @@ from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from mt_assets import prompts
 from mt_assets.models import jsonl, sources
+from mt_assets.models import precision as precisions
 from mt_assets.models.codes import has_language_codes, language_code, model_codes
 from mt_assets.models.kind import model_kind
 from mt_assets.models.loading import load_pretrained, load_tokenizer
@@ -66,9 +71,21 @@ class Loaded:
     tokenizer: Any
     model: Any
     device: torch.device
+    precision: precisions.Resolved
+
+    def autocast(self) -> Any:
+        return precisions.autocast(self.precision, self.device.type)
+
+
+def resolve_precision(job: TranslationJob) -> precisions.Resolved:
+    try:
+        return precisions.resolve(job.precision, precisions.HostInfo.detect())
+    except precisions.PrecisionError as exc:
+        raise TranslationError(f"{job.method}: {exc}") from None
 
 
 def load(job: TranslationJob) -> Loaded:
+    resolved = resolve_precision(job)  # before anything loads: a host that cannot run it refuses now
     model_dir = sources.resolve(job.llm_model, job.models_cache_dir)
     task = model_kind(model_dir, job.task).kind
     if task == "causal" and not job.prompt_template:
@@ -86,7 +103,7 @@ def load(job: TranslationJob) -> Loaded:
             )
         # Merged once, the adapter costs nothing per generated token.
         model = PeftModel.from_pretrained(model, job.adapter_dir).merge_and_unload()
-    return Loaded(task, tokenizer, model.to(device).eval(), device)
+    return Loaded(task, tokenizer, model.to(device).eval(), device, resolved)
 
 
 class StopAtNewline(StoppingCriteria):
@@ -138,7 +155,7 @@ def shared_prefix(job: TranslationJob, loaded: Loaded) -> SharedPrefix | None:
     if loaded.task != "causal" or not job.few_shot or job.num_beams != 1:
         return None
     ids = tuple(loaded.tokenizer(few_shot_prefix(job))["input_ids"])
-    with torch.inference_mode():
+    with torch.inference_mode(), loaded.autocast():
         cache = loaded.model(
             input_ids=torch.tensor([ids], device=loaded.device), use_cache=True, logits_to_keep=1
         ).cache
@@ -265,7 +282,7 @@ def generate_ids(
     if prefix is not None and loaded.task == "causal":
         cache = batch_cache(prefix, encoded["input_ids"], encoded["attention_mask"])
     if drop_finished and loaded.task == "causal" and job.num_beams == 1 and greedy.plain(model.generation_config):
-        with torch.inference_mode():
+        with torch.inference_mode(), loaded.autocast():
             return greedy.decode(
                 model,
                 encoded["input_ids"],
@@ -278,7 +295,7 @@ def generate_ids(
             )
     if cache is not None:
         kwargs["cache"] = cache
-    with torch.inference_mode():
+    with torch.inference_mode(), loaded.autocast():
         output = model.generate(**encoded, **kwargs)
         generated = output[:, encoded["input_ids"].shape[1] :] if loaded.task == "causal" else output
         if caps and min(caps) < max(caps):
@@ -333,11 +350,12 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
                 "sentences_per_second": None,
                 "generated_tokens": 0,
                 "tokens_per_second": None,
+                "precision": None,  # nothing loaded, nothing resolved
             }
         )
         return 0
     loaded = load(job)
-    emit({"event": "start", "method": job.method, "task": loaded.task, "total": total})
+    emit({"event": "start", "method": job.method, "task": loaded.task, "total": total, **loaded.precision.record()})
     texts = _inputs(job, loaded, rows)
     stop = StopAtNewline(loaded.tokenizer) if job.stop_at_newline else None
     caps = row_caps(job, loaded, rows)
@@ -386,6 +404,7 @@ def run_translation(job: TranslationJob, emit: Emit) -> int:
             "sentences_per_second": total / seconds if seconds > 0 else None,
             "generated_tokens": tokens,
             "tokens_per_second": tokens / seconds if seconds > 0 else None,
+            "precision": loaded.precision.precision,
         }
     )
     return total

@@ -147,6 +147,10 @@ def generation_config(config: StoredConfig, kind: str, multiline_references: boo
     # Only when set: a config without it keeps its methods' definitions (and their translations).
     if gen.max_new_tokens_per_source_token is not None:
         out["max_new_tokens_per_source_token"] = gen.max_new_tokens_per_source_token
+    # Precision changes outputs, so it is part of the definition; `auto` is left out so methods
+    # defined before it keep their definitions (and translations).
+    if settings.precision != "auto":
+        out["precision"] = settings.precision
     if task == "causal":
         out["stop"] = ["eos"] if multiline_references else ["newline", "eos"]
         out["prompt_template"] = config.config.training_prompt_template

@@ -109,6 +109,7 @@ def plan_job(
         batch_size=batch_size,
         input_file=input_file,
         models_cache_dir=settings.models_dir,
+        precision=gen.get("precision", "auto"),
     )
 
 

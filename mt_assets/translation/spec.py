@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mt_assets.models.precision import Requested
+
 EXAMPLE_FIELDS = ("source_text", "official_translate", "source_language")
 INPUT_FIELDS = ("tuning_dataset_distribution_id", "source_text", "source_language")
 
@@ -47,6 +49,9 @@ class TranslationJob(BaseModel):
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1)
     input_file: Path = Field(description="JSONL of rows to translate (INPUT_FIELDS and template variables)")
     models_cache_dir: Path
+    precision: Requested = Field(
+        "auto", description="the method's precision, resolved on the translating host (mt_assets.models.precision)"
+    )
 
     @field_validator("few_shot")
     @classmethod

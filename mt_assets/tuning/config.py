@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mt_assets import languages, prompts
+from mt_assets.models.precision import Requested
 from mt_assets.tuning import libraries, models
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -60,6 +61,8 @@ class Generation(_Strict):
 # Generation keys read by mt-assets itself; the others are transformers GenerationConfig settings,
 # passed to generate() by the translation code and checked against GenerationConfig (`libraries`).
 OWN_GENERATION_KEYS = frozenset({"few_shot", "max_new_tokens_per_source_token"})
+# TrainingArguments keys the trainer sets itself from llm_tuning_configs.precision.
+PRECISION_ARGS = ("fp16", "bf16")
 
 
 class LanguageCodes(_Strict):
@@ -73,6 +76,14 @@ class TuningSettings(_Strict):
     training_args: dict[str, Any] = Field(default_factory=dict)
     lora_config: dict[str, Any] | None = None
     generation: Generation = Field(default_factory=Generation)
+    precision: Requested = Field(
+        "auto",
+        description="what training and translation compute in, resolved on the host that runs them "
+        "(mt_assets.models.precision): auto is bf16 on CUDA with compute capability >= 8.0, fp16 autocast on "
+        "older CUDA, fp32 on CPUs (CPU bf16 awaits its throughput/quality benchmark); bf16 also runs on a CPU "
+        "with amx_bf16/avx512_bf16; fp16 needs CUDA. A host that cannot run it refuses before the model loads. "
+        "LoRA weights and optimizer state stay fp32. Part of the model (and of each method's definition)",
+    )
 
 
 # What a config's hashes cover. "model": data selection, model, methodology, task, languages,
@@ -105,6 +116,9 @@ class TuningConfig(_Strict):
         # Each replicate is a model of its own (its own seed, `training.registry`): how many there
         # are changes no model. Left out at 1, so configs written before it keep their hashes.
         replicates = payload.pop("replicates")
+        # Precision changes the model; left out at auto, so configs written before it keep their hashes.
+        if payload["llm_tuning_configs"]["precision"] == "auto":
+            del payload["llm_tuning_configs"]["precision"]
         generation = payload["llm_tuning_configs"].pop("generation")
         if part == "generation":
             payload = generation
@@ -318,6 +332,16 @@ def _semantic_problems(
                 "qlora needs a CUDA GPU (bitsandbytes 4-bit): training fails early without one",
             )
         )
+
+    for key in PRECISION_ARGS:
+        if key in settings.training_args:
+            errors.append(
+                (
+                    ("llm_tuning_configs", "training_args", key),
+                    f"precision is set in one place now: use llm_tuning_configs.precision: {key} instead "
+                    "(the host that runs the job resolves it, mt_assets.models.precision)",
+                )
+            )
 
     if check_libraries:
         errors.extend(
