@@ -45,8 +45,8 @@ HOST_HAS_BF16 = bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
         (T4, "fp16", "fp16"),
         (A100, "fp16", "fp16"),
         (H100, "fp16", "fp16"),
-        (CPU_PLAIN, "fp16", r"fp16 needs a CUDA GPU and this host has none .*set precision: fp32"),
-        (CPU_BF16, "fp16", r"fp16 needs a CUDA GPU .*set precision: bf16 \(this CPU has it\) or fp32"),
+        (CPU_PLAIN, "fp16", r"fp16 needs a CUDA GPU, and this CPU \(no amx_bf16 or avx512_bf16\) is not one; set precision: fp32"),
+        (CPU_BF16, "fp16", r"fp16 needs a CUDA GPU, and this CPU \(amx_bf16/avx512_bf16\) is not one; set precision: bf16 \(this CPU has it\) or fp32"),
     ],
 )
 def test_resolve_per_host(host, requested, expected):

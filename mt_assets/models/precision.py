@@ -117,8 +117,7 @@ def resolve(requested: str, host: HostInfo) -> Resolved:
             return Resolved("fp16", f"asked for; {host.describe()}")
         hint = "bf16 (this CPU has it) or fp32" if host.cpu_bf16 else "fp32"
         raise PrecisionError(
-            f"{FIELD}: fp16 needs a CUDA GPU and this host has none ({host.describe()}); set precision: {hint} "
-            "(or auto)"
+            f"{FIELD}: fp16 needs a CUDA GPU, and {host.describe()} is not one; set precision: {hint} (or auto)"
         )
     raise PrecisionError(f"{FIELD}: {requested!r} is not one of {', '.join(REQUESTED)}")
 

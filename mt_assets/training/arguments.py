@@ -4,9 +4,11 @@ the Dagster host) and the trainer (the training host), so both agree on the same
 
 Host-dependent keys (precision, distributed set-up) are checked by name and type where configs are
 validated, but constructed only where training runs, so a CPU laptop can validate a GPU config.
-There `adapt_to_host` decides before the model loads: a precision a CPU-only host cannot honour is
-dropped with a warning naming the key (training then runs in fp32, as it does on any CPU); a GPU
-that lacks the precision asked for refuses with the reason rather than silently changing numerics.
+There `adapt_to_host` decides before the model loads: a precision key a CPU-only host cannot honour
+is dropped with a warning naming the key; a GPU that lacks the precision asked for refuses with the
+reason rather than silently changing numerics. The mixed-precision mode itself (TrainingArguments
+fp16/bf16) is not a config key any more: it comes from `llm_tuning_configs.precision`, resolved by
+`mt_assets.models.precision` and set by the trainer; this module is left with tf32 and `*_full_eval`.
 
 Nothing heavy is imported at module level: torch and transformers load only when a function needs them.
 """
