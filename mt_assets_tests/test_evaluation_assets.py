@@ -113,6 +113,8 @@ def test_translate_evaluate_rank_and_resume(pg_dagster_instance, mt_env, db_url,
     translated = _metadata(first, "translations")
     assert translated["translated_now"] == (2 + len(FLOORS)) * tests
     assert "sentences_per_second/fine_tuned" in translated
+    # auto on this CPU: fp32 (models/precision.py), as the translating process reported it
+    assert translated[f"precision/{CONFIG}:fine-tuned"] == translated[f"precision/{CONFIG}:base"] == "fp32"
     evaluated = _metadata(first, "evaluation")
     assert "chrF++" in evaluated["scores"] and f"{CONFIG}:fine-tuned" in evaluated["worst_segments"]
     (gate,) = first.get_asset_check_evaluations()

@@ -57,21 +57,21 @@ def test_each_library_mistake_names_the_field(tmp_path, base, old, new, field, r
 def test_host_settings_validate_on_a_host_that_cannot_honour_them(tmp_path):
     """A CPU laptop validates a GPU config: precision and distributed keys are the training host's call."""
     text = SEQ2SEQ_ARGS.replace(
-        "max_steps: 10", "max_steps: 10, fp16: true, bf16: true, tf32: true, predict_with_generate: false"
+        "max_steps: 10", "max_steps: 10, fp16_full_eval: true, tf32: true, predict_with_generate: false"
     )
     result = load_config_file(_write(tmp_path, text))
     assert result.ok, result.errors
 
 
 def test_cpu_host_drops_precision_with_a_warning_naming_the_key():
-    args, warnings = adapt_to_host({"fp16": True, "bf16": False, "learning_rate": 1e-4}, Host(cuda=False))
-    assert args == {"bf16": False, "learning_rate": 1e-4}
+    args, warnings = adapt_to_host({"tf32": True, "fp16_full_eval": False, "learning_rate": 1e-4}, Host(cuda=False))
+    assert args == {"fp16_full_eval": False, "learning_rate": 1e-4}
     [warning] = warnings
-    assert warning.startswith("llm_tuning_configs.training_args.fp16: true needs a CUDA GPU")
+    assert warning.startswith("llm_tuning_configs.training_args.tf32: true needs a CUDA GPU")
 
 
 def test_gpu_without_bf16_refuses_with_the_reason():
-    with pytest.raises(HostError, match=r"training_args\.bf16: true is not supported by this GPU \(Tesla T4"):
-        adapt_to_host({"bf16": True}, Host(cuda=True, bf16=False, device="Tesla T4"))
-    args, warnings = adapt_to_host({"bf16": True}, Host(cuda=True, bf16=True, tf32=True, device="A100"))
-    assert (args, warnings) == ({"bf16": True}, [])
+    with pytest.raises(HostError, match=r"training_args\.bf16_full_eval: true is not supported by this GPU \(Tesla T4"):
+        adapt_to_host({"bf16_full_eval": True}, Host(cuda=True, bf16=False, device="Tesla T4"))
+    args, warnings = adapt_to_host({"bf16_full_eval": True}, Host(cuda=True, bf16=True, tf32=True, device="A100"))
+    assert (args, warnings) == ({"bf16_full_eval": True}, [])

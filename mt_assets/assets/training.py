@@ -86,6 +86,8 @@ def _train(
             context.log.info(label + line)
         if event["event"] == "warning":  # the training host adapted a setting it cannot honour
             context.log.warning(f"{label}training: {event['message']}")
+        if event["event"] == "precision":  # resolved on the training host (models/precision.py)
+            context.log.info(f"{label}training: {event['message']}")
         if event["event"] == "log":
             with database.connect(autocommit=True) as conn:
                 registry.log_event(conn, model_id, event)

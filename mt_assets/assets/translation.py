@@ -101,6 +101,8 @@ def translations(
     for m in outcome.methods:
         if m.sentences_per_second:
             metadata[f"sentences_per_second/{m.kind}"] = m.sentences_per_second
+        if m.precision:
+            metadata[f"precision/{m.method}"] = m.precision
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -31,7 +31,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "disable_tqdm": True,
 }
 # Mixed precision: what the hardware of the training host can do.
-PRECISION_KEYS = ("fp16", "bf16", "fp16_full_eval", "bf16_full_eval", "tf32")
+# (fp16 and bf16 themselves are `llm_tuning_configs.precision`, models/precision.py; refused here.)
+PRECISION_KEYS = ("fp16_full_eval", "bf16_full_eval", "tf32")
 # Distributed set-up: needs the training host's processes or packages (deepspeed) to construct.
 DEVICE_KEYS = ("ddp_backend", "deepspeed", "fsdp", "fsdp_config")
 HOST_KEYS = PRECISION_KEYS + DEVICE_KEYS
@@ -98,13 +99,13 @@ def adapt_to_host(training_args: Mapping[str, Any], host: Host) -> tuple[dict[st
             del args[key]
             warnings.append(
                 f"llm_tuning_configs.training_args.{key}: true needs a CUDA GPU and this host has none; "
-                f"dropped here, training runs in fp32 (remove {key} to silence this)"
+                f"dropped here (remove {key} to silence this)"
             )
         return args, warnings
-    for key, supported in (("bf16", host.bf16), ("bf16_full_eval", host.bf16), ("tf32", host.tf32)):
+    for key, supported in (("bf16_full_eval", host.bf16), ("tf32", host.tf32)):
         if key in asked and not supported:
             raise HostError(
                 f"llm_tuning_configs.training_args.{key}: true is not supported by this GPU ({host.device}, "
-                "needs Ampere or newer); use fp16: true instead"
+                "needs Ampere or newer); remove it (fp16_full_eval is the evaluation precision older GPUs have)"
             )
     return args, warnings

@@ -14,7 +14,7 @@ exactly as left padding does (pads first, then the prefix), so each row sees the
 same positions as when it is generated alone.
 
 The job's precision (`mt_assets.models.precision`) is resolved on this host before the model loads
-(a host that cannot run it refuses with a TranslationError); the weights load in fp32 and generation
+(a host that cannot run it refuses with a TranslationError); the weights load in that dtype and generation
 runs under autocast for bf16/fp16. The `start` and `done` events carry the resolved precision.
 
 Events (one dict each, in order of completion):
@@ -93,7 +93,9 @@ def load(job: TranslationJob) -> Loaded:
     # Left padding: a decoder continues from the last position, which must be the prompt's end.
     tokenizer = load_tokenizer(model_dir, padding_side="left" if task == "causal" else "right")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_pretrained(model_dir, task)
+    # Inference keeps no fp32 master weights to protect: weights in the resolved dtype halve their
+    # memory for bf16/fp16 (as weights on a bf16 GPU loaded before precision had one home).
+    model = load_pretrained(model_dir, task, dtype=precisions.torch_dtype(resolved.precision))
     if job.adapter_dir is not None:
         from peft import PeftModel
 

@@ -55,6 +55,7 @@ class MethodOutcome:
     translated: int
     seconds: float
     sanitized: int = 0  # rows stored now whose text `sanitize` changed (llm.translation.sanitized)
+    precision: str | None = None  # what the model computed in (models/precision.py); None: no model ran now
 
     @property
     def sentences_per_second(self) -> float | None:
@@ -217,11 +218,16 @@ def _translate(
         writer = store.TranslationWriter(conn, method.id, execution_id, write_batch)
         on_progress = _progress_logger(method.name, log)
 
-        def emit(event: dict[str, Any], writer=writer, on_progress=on_progress) -> None:
+        precision: list[str] = []  # resolved on the translating host, announced in its start event
+
+        def emit(event: dict[str, Any], writer=writer, on_progress=on_progress, precision=precision) -> None:
             if event["event"] == "translation":
                 writer.add(event)
             elif event["event"] == "progress":
                 on_progress(event)
+            elif event["event"] == "start" and event.get("precision"):
+                precision.append(event["precision"])
+                log(f"{event['method']}: precision {event['precision']} ({event.get('precision_reason')})")
 
         started = time.perf_counter()
         try:
@@ -237,6 +243,7 @@ def _translate(
                 writer.written,
                 time.perf_counter() - started,
                 writer.sanitized,
+                precision[0] if precision else None,
             )
         )
     return TranslationOutcome(execution, tuple(outcomes))
