@@ -204,6 +204,10 @@ def precision_arms(job, rows: list[dict], work: Path, warmup_rows: int) -> int:
             print(f"arm {arm} failed (exit {out.returncode}):\n{out.stderr[-3000:]}", file=sys.stderr)
             return out.returncode or 1
         figures[arm] = json.loads(out.stdout.strip().splitlines()[-1])
+        if figures[arm]["precision"] != arm:
+            # the arm's label must be what generation computed in, or the table compares nothing
+            print(f"arm {arm} generated in {figures[arm]['precision']}, not {arm}", file=sys.stderr)
+            return 1
 
     keys = [str(r["tuning_dataset_distribution_id"]) for r in rows]
     references = [r["official_translate"] for r in rows]
