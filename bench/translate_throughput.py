@@ -242,6 +242,9 @@ def precision_arms(job, rows: list[dict], work: Path, warmup_rows: int) -> int:
         print(f"p: n/a, {len(rows)} verses are too few for the paired bootstrap (need {MIN_TEST_SEGMENTS}, --verses)")
     else:
         print(f"p: paired bootstrap of bf16 against fp32 on chrF++ ({significance.signature})")
+    differing = [i for i, (a, b) in enumerate(zip(hyps["bf16"], hyps["fp32"], strict=True)) if a != b]
+    for i in differing[:3]:  # precision is a quality question: show what changed, not only how much
+        print(f"  verse {rows[i]['source_reference']}:\n    fp32: {hyps['fp32'][i]!r}\n    bf16: {hyps['bf16'][i]!r}")
     ratio = figures["fp32"]["seconds"] / figures["bf16"]["seconds"]
     fast = ratio >= TARGET_RATIO
     not_worse = chrf["bf16"] >= chrf["fp32"] or (significance is not None and significance.p_value >= ALPHA)
