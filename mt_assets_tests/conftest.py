@@ -30,10 +30,12 @@ LONG_FILES = (
     "test_colab_notebook.py",  # ~100 s
     "test_training_gemma.py",  # ~90 s
     "test_evaluation_assets.py",  # ~75 s
+    "test_replicates.py",  # ~50 s: two trainings, three model translations
     "test_ssh_training.py",
     "test_translation_launchers.py",
     "test_training_asset.py",
     "test_ssh_launcher.py",
+    "test_export_gguf.py",  # ~30 s
 )
 
 
