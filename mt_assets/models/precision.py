@@ -29,7 +29,7 @@ REQUESTED: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 AUTO = "auto"
 # The CPU flags (/proc/cpuinfo) that give fast bf16 matrix products: AMX tiles or AVX-512 BF16.
 CPU_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
-CPU_AUTO_REASON = "auto: CPU; bf16 on CPU awaits the throughput/quality benchmark"
+CPU_AUTO_REASON = "auto: CPU; bf16 is opt-in on CPUs until the precision benchmarks meet their targets (docs/precision.md)"
 FIELD = "llm_tuning_configs.precision"
 
 

@@ -80,7 +80,7 @@ class TuningSettings(_Strict):
         "auto",
         description="what training and translation compute in, resolved on the host that runs them "
         "(mt_assets.models.precision): auto is bf16 on CUDA with compute capability >= 8.0, fp16 autocast on "
-        "older CUDA, fp32 on CPUs (CPU bf16 awaits its throughput/quality benchmark); bf16 also runs on a CPU "
+        "older CUDA, fp32 on CPUs (CPU bf16 is opt-in until the precision benchmarks meet their targets); bf16 also runs on a CPU "
         "with amx_bf16/avx512_bf16; fp16 needs CUDA. A host that cannot run it refuses before the model loads. "
         "LoRA weights and optimizer state stay fp32. Part of the model (and of each method's definition)",
     )
