@@ -140,6 +140,25 @@ def test_translate_evaluate_rank_and_resume(pg_dagster_instance, mt_env, db_url,
     again = run([translations])
     assert _metadata(again, "translations")["translated_now"] == 0
 
+    # The fine-tuned method's rows were computed in bf16 elsewhere (a GPU resolved `auto` so), one is
+    # missing: this host computes in fp32, so the job that fills the gap drops the bf16 rows first,
+    # and they are translated again; one method's outputs come from one precision.
+    with connect(db_url, autocommit=True) as conn:
+        tuned_id = conn.execute(
+            "update llm.translation_method set precision = 'bf16' where name = %s returning id", (f"{CONFIG}:fine-tuned",)
+        ).fetchone()[0]
+        conn.execute(
+            "delete from llm.translation where id = (select min(id) from llm.translation where translation_method_id = %s)",
+            (tuned_id,),
+        )
+    redone = _metadata(run([translations]), "translations")
+    assert redone["translated_now"] == tests
+    with connect(db_url) as conn:
+        assert conn.execute(
+            "select precision, (select count(*) from llm.translation where translation_method_id = m.id) "
+            "from llm.translation_method m where id = %s", (tuned_id,)
+        ).fetchone() == ("fp32", tests)
+
     # External systems: a file per system under $MT_CONFIG_DIR/systems. The true references score a
     # large meaning margin; other rows' references (the references' style, none of their meaning) are
     # flagged style-only; a file covering half the test rows is listed, not scored.

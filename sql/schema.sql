@@ -528,7 +528,9 @@ CREATE TABLE llm.translation_method (
     kind text DEFAULT 'base'::text NOT NULL,
     generation_config jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT translation_method_kind_check CHECK ((kind = ANY (ARRAY['base'::text, 'fine_tuned'::text, 'baseline'::text, 'system'::text])))
+    "precision" text,
+    CONSTRAINT translation_method_kind_check CHECK ((kind = ANY (ARRAY['base'::text, 'fine_tuned'::text, 'baseline'::text, 'system'::text]))),
+    CONSTRAINT translation_method_precision_check CHECK (("precision" = ANY (ARRAY['fp32'::text, 'bf16'::text, 'fp16'::text])))
 );
 
 --

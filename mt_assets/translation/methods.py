@@ -203,6 +203,8 @@ def _drop_outputs(conn: psycopg.Connection, method_id: int) -> bool:
         "delete from llm.evaluation where translation_method_id = %s", (method_id,)
     ).rowcount
     rows = conn.execute("delete from llm.translation where translation_method_id = %s", (method_id,)).rowcount
+    # no outputs, no precision they were computed in (translation/run.py records the next run's)
+    conn.execute("update llm.translation_method set precision = null where id = %s", (method_id,))
     return bool(scores or rows)
 
 

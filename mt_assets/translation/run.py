@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ class MethodOutcome:
     seconds: float
     sanitized: int = 0  # rows stored now whose text `sanitize` changed (llm.translation.sanitized)
     precision: str | None = None  # what the model computed in (models/precision.py); None: no model ran now
+    redone: bool = False  # rows stored earlier in another precision were dropped (and translated again)
 
     @property
     def sentences_per_second(self) -> float | None:
@@ -206,47 +207,94 @@ def _translate(
             train = store.train_pairs(conn, rows_config_id) if train is None else train
             outcomes.append(_baseline(conn, method, execution_id, train, pending, total, log, write_batch))
             continue
-        work = settings.home / "translations" / rows_config / _safe(method.name)
-        input_file = store.write_input(pending, work / "input.jsonl")
-        few_shot = store.few_shot_examples(conn, method.config.id, method.generation.get("few_shot", 0))
-        job = plan_job(method, input_file, few_shot, settings, batch_size)
-        job.write(work / "job.json")
-        log(
-            f"{method.name}: translating {len(pending)} of {total} test rows ({total - len(pending)} already done)"
-            + _stop_note(job)
-        )
-        writer = store.TranslationWriter(conn, method.id, execution_id, write_batch)
-        on_progress = _progress_logger(method.name, log)
-
-        precision: list[str] = []  # resolved on the translating host, announced in its start event
-
-        def emit(event: dict[str, Any], writer=writer, on_progress=on_progress, precision=precision) -> None:
-            if event["event"] == "translation":
-                writer.add(event)
-            elif event["event"] == "progress":
-                on_progress(event)
-            elif event["event"] == "start" and event.get("precision"):
-                precision.append(event["precision"])
-                log(f"{event['method']}: precision {event['precision']} ({event.get('precision_reason')})")
-
-        started = time.perf_counter()
-        try:
-            run(job, emit)
-        finally:
-            writer.flush()  # what was translated before a failure is kept for the next run
-        outcomes.append(
-            MethodOutcome(
-                method.name,
-                method.kind,
-                total,
-                total - len(pending),
-                writer.written,
-                time.perf_counter() - started,
-                writer.sanitized,
-                precision[0] if precision else None,
-            )
-        )
+        outcome = _translate_model(conn, method, execution_id, rows_config, pending, total, settings, log, run,
+                                   batch_size, write_batch)
+        if outcome.redone:  # rows of another precision were dropped when the job started: translate them now
+            pending = store.pending_rows(conn, rows_config_id, method.id)
+            again = _translate_model(conn, method, execution_id, rows_config, pending, total, settings, log, run,
+                                     batch_size, write_batch)
+            outcome = replace(outcome, already_translated=0, translated=outcome.translated + again.translated,
+                              seconds=outcome.seconds + again.seconds, sanitized=outcome.sanitized + again.sanitized)
+        outcomes.append(outcome)
     return TranslationOutcome(execution, tuple(outcomes))
+
+
+def _translate_model(
+    conn: psycopg.Connection,
+    method: Method,
+    execution_id: int,
+    rows_config: str,
+    pending: list[dict[str, Any]],
+    total: int,
+    settings: Settings,
+    log: Log,
+    run: RunTranslation,
+    batch_size: int,
+    write_batch: int,
+) -> MethodOutcome:
+    """Translate a model method's pending rows through `run`, storing rows as their events arrive."""
+    work = settings.home / "translations" / rows_config / _safe(method.name)
+    input_file = store.write_input(pending, work / "input.jsonl")
+    few_shot = store.few_shot_examples(conn, method.config.id, method.generation.get("few_shot", 0))
+    job = plan_job(method, input_file, few_shot, settings, batch_size)
+    job.write(work / "job.json")
+    log(
+        f"{method.name}: translating {len(pending)} of {total} test rows ({total - len(pending)} already done)"
+        + _stop_note(job)
+    )
+    writer = store.TranslationWriter(conn, method.id, execution_id, write_batch)
+    on_progress = _progress_logger(method.name, log)
+    precision: list[str] = []  # resolved on the translating host, announced in its start event
+    redone: list[int] = []
+    keep = {row["tuning_dataset_distribution_id"] for row in pending}
+
+    def emit(event: dict[str, Any]) -> None:
+        if event["event"] == "translation":
+            writer.add(event)
+        elif event["event"] == "progress":
+            on_progress(event)
+        elif event["event"] == "start" and event.get("precision"):
+            precision.append(event["precision"])
+            log(f"{event['method']}: precision {event['precision']} ({event.get('precision_reason')})")
+            redone.append(_record_precision(conn, method, event["precision"], keep, log))
+
+    started = time.perf_counter()
+    try:
+        run(job, emit)
+    finally:
+        writer.flush()  # what was translated before a failure is kept for the next run
+    return MethodOutcome(
+        method.name,
+        method.kind,
+        total,
+        total - len(pending),
+        writer.written,
+        time.perf_counter() - started,
+        writer.sanitized,
+        precision[0] if precision else None,
+        bool(sum(redone)),
+    )
+
+
+def _record_precision(conn: psycopg.Connection, method: Method, precision: str, keep: set[int], log: Log) -> int:
+    """Record the precision the method's outputs are computed in (llm.translation_method.precision),
+    as its job's host resolved it. Rows stored earlier in another precision (another host resolved
+    `auto` differently) are dropped, with the method's scores, before this job stores any: one
+    method's outputs come from one system. Returns how many rows were dropped (the caller
+    translates them again)."""
+    (stored,) = conn.execute("select precision from llm.translation_method where id = %s", (method.id,)).fetchone()
+    dropped = 0
+    if stored is not None and stored != precision:
+        conn.execute("delete from llm.evaluation where translation_method_id = %s", (method.id,))
+        dropped = conn.execute(
+            "delete from llm.translation where translation_method_id = %s "
+            "and tuning_dataset_distribution_id <> all(%s)",
+            (method.id, list(keep)),
+        ).rowcount
+        log(f"{method.name}: {dropped} rows stored earlier were computed in {stored}, this host computes in "
+            f"{precision}; they are translated again")
+    conn.execute("update llm.translation_method set precision = %s where id = %s", (precision, method.id))
+    return dropped
 
 
 def translate_user_executions(
