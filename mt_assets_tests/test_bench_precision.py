@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from mt_assets.models import precision
 from mt_assets_tests import tiny_models
@@ -35,8 +36,11 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
     saved) and each arm in the subprocess the bench starts itself, as for a user."""
     monkeypatch.setenv("MT_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(sys, "argv", [args[0], *args[1:]])
-    with pytest.raises(SystemExit) as exit_:
+    # A bench's main() turns autograd off for its whole process; here that process is the test
+    # worker, whose later tests train: the context puts the grad mode back when the bench returns.
+    with torch.enable_grad(), pytest.raises(SystemExit) as exit_:
         runpy.run_path(str(ROOT / args[0]), run_name="__main__")
+    assert torch.is_grad_enabled()
     stdout, stderr = capsys.readouterr()
     assert exit_.value.code == 0, f"exit {exit_.value.code}\n{stdout}\n{stderr[-3000:]}"
     return stdout
