@@ -256,7 +256,7 @@ def main() -> int:
         print(json.dumps(run_arm(args.arm, args.job)))
         return 0
 
-    from mt_assets.models import sources
+    from mt_assets.models import precision, sources
     from mt_assets.settings import Settings
     from mt_assets.training.spec import TrainingJob
 
@@ -274,7 +274,7 @@ def main() -> int:
         if args.arms == "precision":
             # A GGUF is converted here, once: neither arm's clock or peak RSS carries it.
             source = str(sources.resolve(source, models_dir))
-            refusal = bf16_refusal()
+            refusal = precision.refusal("bf16")  # why this host cannot run the bf16 arm
             arms = [(arm, arm) for arm in (PRECISION_ARMS if refusal is None else ("fp32",))]
         else:
             arms = [(args.baseline, "baseline"), ("ours", "ours")]
@@ -331,17 +331,6 @@ def main() -> int:
     target = " (target >= 1.3x)" if args.baseline == "tutorial" else ""
     print(f"ratio ours/baseline: {ratio:.2f}x{target}")
     return 0
-
-
-def bf16_refusal() -> str | None:
-    """Why this host cannot run the bf16 arm, or None where `resolve` accepts it."""
-    from mt_assets.models import precision
-
-    try:
-        precision.resolve("bf16", precision.HostInfo.detect())
-    except precision.PrecisionError as exc:
-        return str(exc)
-    return None
 
 
 def model_flops(f: dict) -> tuple[float, float]:

@@ -173,23 +173,13 @@ def run_translation_events(job) -> list[dict]:
     return events
 
 
-def bf16_refusal() -> str | None:
-    """Why this host cannot run the bf16 arm, or None where `resolve` accepts it."""
-    from mt_assets.models import precision
-
-    try:
-        precision.resolve("bf16", precision.HostInfo.detect())
-    except precision.PrecisionError as exc:
-        return str(exc)
-    return None
-
-
 def precision_arms(job, rows: list[dict], work: Path, warmup_rows: int) -> int:
     """fp32 and bf16 arms of our generation, each in its own process; prints the table and verdict."""
     from mt_assets.evaluation.metrics import Metric, corpus_score
     from mt_assets.evaluation.significance import MIN_TEST_SEGMENTS, paired_significance
+    from mt_assets.models import precision
 
-    refusal = bf16_refusal()
+    refusal = precision.refusal("bf16")  # why this host cannot run the bf16 arm
     arms = PRECISION_ARMS if refusal is None else ("fp32",)
     figures: dict[str, dict] = {}
     for arm in arms:

@@ -24,11 +24,7 @@ NUMBER = r"-?\d+(?:\.\d+)?"
 
 
 def _bf16_here() -> bool:
-    try:
-        precision.resolve("bf16", precision.HostInfo.detect())
-    except precision.PrecisionError:
-        return False
-    return True
+    return precision.refusal("bf16") is None
 
 
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> str:

@@ -122,6 +122,15 @@ def resolve(requested: str, host: HostInfo) -> Resolved:
     raise PrecisionError(f"{FIELD}: {requested!r} is not one of {', '.join(REQUESTED)}")
 
 
+def refusal(requested: str, host: HostInfo | None = None) -> str | None:
+    """Why `host` (this one when None) cannot run `requested`, or None where `resolve` accepts it."""
+    try:
+        resolve(requested, host or HostInfo.detect())
+    except PrecisionError as exc:
+        return str(exc)
+    return None
+
+
 def torch_dtype(precision: Precision) -> Any:
     import torch
 
