@@ -211,3 +211,17 @@ def test_fp16_translation_on_a_cpu_is_refused_naming_the_method(llama_dir, tmp_p
             lambda event: None,
         )
 
+
+
+@pytest.mark.parametrize(
+    ("requested", "host", "refused"),
+    [("bf16", CPU_BF16, False), ("bf16", CPU_PLAIN, True), ("fp16", CPU_BF16, True), ("bf16", T4, True),
+     ("fp32", CPU_PLAIN, False)],
+)
+def test_refusal_says_why_or_nothing(requested, host, refused) -> None:
+    from mt_assets.models.precision import refusal
+
+    reason = refusal(requested, host)
+    assert (reason is not None) == refused
+    if refused:
+        assert reason.startswith(f"llm_tuning_configs.precision: {requested} ")
