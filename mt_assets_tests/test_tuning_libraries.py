@@ -3,7 +3,8 @@ decision on precision it cannot honour: each mistake one line naming file, line 
 
 import pytest
 
-from mt_assets.training.arguments import Host, HostError, adapt_to_host
+from mt_assets.models.precision import HostInfo
+from mt_assets.training.arguments import HostError, adapt_to_host
 from mt_assets.tuning.config import load_config_file
 from mt_assets_tests.test_tuning_config import GOOD, SEQ2SEQ, _shown, _write
 
@@ -64,7 +65,7 @@ def test_host_settings_validate_on_a_host_that_cannot_honour_them(tmp_path):
 
 
 def test_cpu_host_drops_precision_with_a_warning_naming_the_key():
-    args, warnings = adapt_to_host({"tf32": True, "fp16_full_eval": False, "learning_rate": 1e-4}, Host(cuda=False))
+    args, warnings = adapt_to_host({"tf32": True, "fp16_full_eval": False, "learning_rate": 1e-4}, HostInfo(cuda=False))
     assert args == {"fp16_full_eval": False, "learning_rate": 1e-4}
     [warning] = warnings
     assert warning.startswith("llm_tuning_configs.training_args.tf32: true needs a CUDA GPU")
@@ -72,6 +73,6 @@ def test_cpu_host_drops_precision_with_a_warning_naming_the_key():
 
 def test_gpu_without_bf16_refuses_with_the_reason():
     with pytest.raises(HostError, match=r"training_args\.bf16_full_eval: true is not supported by this GPU \(Tesla T4"):
-        adapt_to_host({"bf16_full_eval": True}, Host(cuda=True, bf16=False, device="Tesla T4"))
-    args, warnings = adapt_to_host({"bf16_full_eval": True}, Host(cuda=True, bf16=True, tf32=True, device="A100"))
+        adapt_to_host({"bf16_full_eval": True}, HostInfo(cuda=True, capability=(7, 5), device="Tesla T4"))
+    args, warnings = adapt_to_host({"bf16_full_eval": True}, HostInfo(cuda=True, capability=(8, 0), device="A100"))
     assert (args, warnings) == ({"bf16_full_eval": True}, [])

@@ -31,6 +31,9 @@ AUTO = "auto"
 CPU_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 CPU_AUTO_REASON = "auto: CPU; bf16 is opt-in on CPUs until the precision benchmarks meet their targets (docs/precision.md)"
 FIELD = "llm_tuning_configs.precision"
+# The TrainingArguments keys that set mixed precision: the trainer sets them from the resolved
+# precision, so a config (or a job file) may not.
+TRAINING_ARGS_KEYS = ("fp16", "bf16")
 
 
 class PrecisionError(ValueError):
@@ -54,6 +57,11 @@ class HostInfo:
             return cls(cuda=False, device="CPU", cpu_bf16=cpu_bf16)
         major, minor = torch.cuda.get_device_capability()
         return cls(True, (major, minor), torch.cuda.get_device_name(), cpu_bf16)
+
+    @property
+    def ampere(self) -> bool:
+        """CUDA with compute capability >= 8.0: bf16 and TF32 run natively."""
+        return self.cuda and self.capability is not None and self.capability >= (8, 0)
 
     def describe(self) -> str:
         if self.cuda:
@@ -87,22 +95,18 @@ class Resolved:
         return {"precision": self.precision, "precision_reason": self.reason}
 
 
-def _ampere(host: HostInfo) -> bool:
-    return host.cuda and host.capability is not None and host.capability >= (8, 0)
-
-
 def resolve(requested: str, host: HostInfo) -> Resolved:
     """What `requested` computes in on `host`; PrecisionError where the host cannot."""
     if requested == "fp32":
         return Resolved("fp32", "asked for")
     if requested == AUTO:
-        if _ampere(host):
+        if host.ampere:
             return Resolved("bf16", f"auto: {host.describe()} has bf16")
         if host.cuda:
             return Resolved("fp16", f"auto: {host.describe()} lacks bf16 (needs 8.0), fp16 autocast")
         return Resolved("fp32", CPU_AUTO_REASON)
     if requested == "bf16":
-        if _ampere(host):
+        if host.ampere:
             return Resolved("bf16", f"asked for; {host.describe()} has it")
         if not host.cuda and host.cpu_bf16:
             return Resolved("bf16", "asked for; CPU autocast (amx_bf16/avx512_bf16)")

@@ -16,9 +16,10 @@ Nothing heavy is imported at module level: torch and transformers load only when
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mt_assets.models.precision import HostInfo
 
 # training_args keys that are ours, not TrainingArguments' (with their defaults).
 OWN_ARGS: dict[str, Any] = {"max_length": 256}
@@ -72,24 +73,7 @@ def fixed_arguments(output_dir: Path | str, cuda: bool) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Host:
-    cuda: bool
-    bf16: bool = False  # CUDA device with bf16 support (Ampere or newer)
-    tf32: bool = False  # CUDA device with TF32 (compute capability 8 or more)
-    device: str = "CPU"
-
-    @classmethod
-    def detect(cls) -> Host:
-        import torch
-
-        if not torch.cuda.is_available():
-            return cls(cuda=False)
-        major, _ = torch.cuda.get_device_capability()
-        return cls(True, torch.cuda.is_bf16_supported(), major >= 8, torch.cuda.get_device_name())
-
-
-def adapt_to_host(training_args: Mapping[str, Any], host: Host) -> tuple[dict[str, Any], list[str]]:
+def adapt_to_host(training_args: Mapping[str, Any], host: HostInfo) -> tuple[dict[str, Any], list[str]]:
     """(training_args this host can honour, a warning per key dropped); HostError for a GPU that
     lacks the precision asked for."""
     args, warnings = dict(training_args), []
@@ -102,7 +86,7 @@ def adapt_to_host(training_args: Mapping[str, Any], host: Host) -> tuple[dict[st
                 f"dropped here (remove {key} to silence this)"
             )
         return args, warnings
-    for key, supported in (("bf16_full_eval", host.bf16), ("tf32", host.tf32)):
+    for key, supported in (("bf16_full_eval", host.ampere), ("tf32", host.ampere)):
         if key in asked and not supported:
             raise HostError(
                 f"llm_tuning_configs.training_args.{key}: true is not supported by this GPU ({host.device}, "

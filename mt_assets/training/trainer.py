@@ -59,9 +59,10 @@ class Prepared:
 def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     """Everything before the first step; the bench shares it so both runs see the same data."""
     modeling.require_cuda_for_qlora(job.tuning_methodology)
-    resolved = resolve_precision(job)
+    host = precisions.HostInfo.detect()
+    resolved = resolve_precision(job, host)
     reporter.emit({"event": "precision", "message": resolved.line(), **resolved.record()})
-    for warning in arguments.adapt_to_host(job.training_args, arguments.Host.detect())[1]:
+    for warning in arguments.adapt_to_host(job.training_args, host)[1]:
         reporter.emit({"event": "warning", "message": warning})
     own = {key: job.training_args.get(key, default) for key, default in arguments.OWN_ARGS.items()}
     model_dir = sources.resolve(job.llm_model, job.models_cache_dir)
@@ -116,16 +117,16 @@ def prepare(job: TrainingJob, reporter: Reporter) -> Prepared:
     )
 
 
-def resolve_precision(job: TrainingJob) -> precisions.Resolved:
+def resolve_precision(job: TrainingJob, host: precisions.HostInfo | None = None) -> precisions.Resolved:
     """The job's precision on this host; PrecisionError (reported) where it cannot run, and a
     TrainingError for a job file that still sets TrainingArguments' own fp16/bf16 keys."""
-    for key in ("fp16", "bf16"):
+    for key in precisions.TRAINING_ARGS_KEYS:
         if key in job.training_args:
             raise TrainingError(
                 f"llm_tuning_configs.training_args.{key}: precision is set in one place now: "
                 f"use llm_tuning_configs.precision: {key} instead"
             )
-    return precisions.resolve(job.precision, precisions.HostInfo.detect())
+    return precisions.resolve(job.precision, host or precisions.HostInfo.detect())
 
 
 def training_arguments(
@@ -133,10 +134,11 @@ def training_arguments(
 ) -> TrainingArguments:
     """Seq2SeqTrainingArguments for seq2seq models; precision this host cannot honour is dropped
     (`prepare` has emitted a warning for each)."""
-    honoured, _ = arguments.adapt_to_host(job.training_args, arguments.Host.detect())
+    host = precisions.HostInfo.detect()
+    honoured, _ = arguments.adapt_to_host(job.training_args, host)
     args = arguments.merged(honoured, has_validation, **overrides)
-    args.update(arguments.fixed_arguments(job.output_dir, torch.cuda.is_available()))
-    resolved = resolve_precision(job).precision
+    args.update(arguments.fixed_arguments(job.output_dir, host.cuda))
+    resolved = resolve_precision(job, host).precision
     # Trainer's autocast (CPU autocast with use_cpu) in the resolved dtype; the weights stay fp32.
     args.update(bf16=resolved == "bf16", fp16=resolved == "fp16")
     try:

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mt_assets import languages, prompts
-from mt_assets.models.precision import Requested
+from mt_assets.models.precision import TRAINING_ARGS_KEYS, Requested
 from mt_assets.tuning import libraries, models
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -61,8 +61,6 @@ class Generation(_Strict):
 # Generation keys read by mt-assets itself; the others are transformers GenerationConfig settings,
 # passed to generate() by the translation code and checked against GenerationConfig (`libraries`).
 OWN_GENERATION_KEYS = frozenset({"few_shot", "max_new_tokens_per_source_token"})
-# TrainingArguments keys the trainer sets itself from llm_tuning_configs.precision.
-PRECISION_ARGS = ("fp16", "bf16")
 
 
 class LanguageCodes(_Strict):
@@ -333,7 +331,7 @@ def _semantic_problems(
             )
         )
 
-    for key in PRECISION_ARGS:
+    for key in TRAINING_ARGS_KEYS:
         if key in settings.training_args:
             errors.append(
                 (
