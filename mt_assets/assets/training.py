@@ -58,8 +58,7 @@ def _train(
 ) -> dict:
     """Train one replicate (or reuse it: an interrupted run resumes at the first one not done);
     returns its metadata."""
-    seed = job.training_args.get("seed", registry.DEFAULT_SEED)
-    label = f"replicate {replicate}/{replicates} (seed {seed}): " if replicates > 1 else ""
+    label = f"replicate {replicate}/{replicates} (seed {job.seed}): " if replicates > 1 else ""
     with database.connect(autocommit=True) as conn:
         previous = registry.succeeded(conn, config, job.job_id, export.split_sha256)
         if previous is None:

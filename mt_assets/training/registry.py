@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 
 from mt_assets.models.artefacts import directory_sha256
 from mt_assets.settings import Settings
-from mt_assets.training.spec import TRAIN_FILE, VALIDATION_FILE, TrainingJob, TrainingResult
+from mt_assets.training.spec import DEFAULT_SEED, TRAIN_FILE, VALIDATION_FILE, TrainingJob, TrainingResult
 from mt_assets.tuning import store
 from mt_assets.tuning.store import StoredConfig
 
@@ -118,11 +118,6 @@ def export_splits(conn: psycopg.Connection, config: StoredConfig, directory: Pat
             "materialize tuning_dataset_distribution for this partition first"
         )
     return Export(counts, split_sha)
-
-
-# TrainingArguments' own default seed (transformers 4.x and 5.x; a test checks it): what a config
-# without training_args.seed trains replicate 1 with. Not imported: this module loads no torch.
-DEFAULT_SEED = 42
 
 
 def replicate_seed(training_args: dict[str, Any], replicate: int) -> int:
@@ -245,7 +240,7 @@ def start(
                 "tuning_methodology": config.config.tuning_methodology,
                 "run_id": run_id,
                 "replicate": replicate,
-                "seed": int(job.training_args.get("seed", DEFAULT_SEED)),  # the seed this job trains with
+                "seed": job.seed,
             },
         ).fetchone()
     return model_id

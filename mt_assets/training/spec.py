@@ -30,6 +30,11 @@ FINAL_DIR = "final"
 RESULT_FILE = "result.json"
 
 
+# TrainingArguments' own default seed (transformers 4.x and 5.x; test_replicates checks it): what a
+# job without training_args.seed trains with. Not imported from transformers: this module loads no torch.
+DEFAULT_SEED = 42
+
+
 class TrainingJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -50,6 +55,11 @@ class TrainingJob(BaseModel):
     precision: Requested = Field(
         "auto", description="llm_tuning_configs.precision, resolved on the training host (mt_assets.models.precision)"
     )
+
+    @property
+    def seed(self) -> int:
+        """The seed this job trains with: training_args.seed, else Trainer's own default."""
+        return int(self.training_args.get("seed", DEFAULT_SEED))
 
     def write(self, path: Path) -> Path:
         path.write_text(self.model_dump_json(indent=2))

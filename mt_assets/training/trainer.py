@@ -147,17 +147,12 @@ def training_arguments(
         raise TrainingError(f"llm_tuning_configs.training_args: {exc}") from None
 
 
-def seed_of(job: TrainingJob) -> int:
-    """training_args.seed, else TrainingArguments' own default: the seed Trainer uses too."""
-    return int(job.training_args.get("seed", TrainingArguments.seed))
-
-
 def seed_random(job: TrainingJob) -> None:
     """Seed python, numpy and torch as Trainer does (`full_determinism` included)."""
     if job.training_args.get("full_determinism"):
-        enable_full_determinism(seed_of(job))
+        enable_full_determinism(job.seed)
     else:
-        set_seed(seed_of(job))
+        set_seed(job.seed)
 
 
 class CountingTrainer(Trainer):
@@ -344,7 +339,7 @@ def _train(job: TrainingJob, reporter: Reporter) -> TrainingResult:
         library_versions=environment.library_versions(),
         # environment lands in llm.fine_tuned_models.environment (jsonb), beside the host it describes
         environment={
-            **environment.describe(seed_of(job), job.training_args.get("data_seed")),
+            **environment.describe(job.seed, job.training_args.get("data_seed")),
             **prepared.precision.record(),
         },
         duration_seconds=time.perf_counter() - started,
